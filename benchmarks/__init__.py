@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks <name>`` runs ``benchmarks/<name>.py``, prints and saves figures."""

@@ -1,0 +1,42 @@
+"""One SparkSession per process: the active one on Databricks, a tuned ``local[*]`` one on a laptop."""
+
+from __future__ import annotations
+
+import os
+
+from pyspark.sql import SparkSession
+
+from shared.env import local_home, on_databricks
+
+# Settings for a small local machine: no UI, few shuffle partitions (the default 200 makes tiny jobs
+# slow), UTC so dates never shift, Arrow for pandas UDFs, and quiet logs.
+LOCAL_SETTINGS: dict[str, str] = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.driver.memory": os.environ.get("USECASES_DRIVER_MEMORY", "4g"),
+    "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR",
+    "spark.python.worker.reuse": "true",
+}
+
+
+def get_spark(app_name: str = "ml-use-cases") -> SparkSession:
+    """Return this process's SparkSession, creating a local one off Databricks."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    if on_databricks():
+        return SparkSession.builder.getOrCreate()
+    master = os.environ.get("USECASES_SPARK_MASTER", "local[*]")
+    builder = SparkSession.builder.master(master).appName(app_name)
+    builder = builder.config("spark.sql.warehouse.dir", str(local_home() / "spark-warehouse"))
+    for key, value in LOCAL_SETTINGS.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

@@ -1,0 +1,1 @@
+"""The five use cases, one subpackage each. Use cases import the ``shared`` core, never each other."""
