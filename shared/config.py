@@ -32,6 +32,7 @@ class JobConfig:
     experiment: str = "/Shared/ml-use-cases"
     target: str = "local"
     seed: int = 42
+    generate_data: bool = False
 
     def __post_init__(self) -> None:
         for name in ("catalog", "schema"):

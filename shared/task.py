@@ -86,6 +86,21 @@ class TaskContext(Generic[C]):
         return result.valid, result.rows_in
 
 
+    def should_generate(self, name: str, config: JobConfig) -> bool:
+        """Whether a generate task may write synthetic data to ``name``.
+
+        Only when ``generate_data`` is on, ``name`` is a table (not a user's file) and it does not exist yet:
+        generation never overwrites data, so re-runs and users' own tables are safe.
+        """
+        return config.generate_data and not is_file_reference(name) and not self.tables.exists(name)
+
+    def mlflow_run(self, config: JobConfig):  # noqa: ANN201 - context manager of mlflow.ActiveRun
+        """An MLflow run for this task (experiment from config, config logged as params, commit/target tags)."""
+        from shared.tracking import task_run
+
+        return task_run(config, self.usecase, self.task, config.target)
+
+
 TaskFunction = Callable[[TaskContext[C], C], TaskReport]
 
 
