@@ -1,0 +1,129 @@
+"""Local tables: round trips, atomic replacement, idempotent partial writes, user files, SQL for Delta."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType
+
+from shared.identifiers import IdentifierError
+from shared.tables import (
+    CURRENT_POINTER,
+    LocalTableStore,
+    TableNotFoundError,
+    merge_sql,
+    replace_where_sql,
+    table_store,
+)
+
+
+def test_write_then_read_round_trip(spark, tables: LocalTableStore) -> None:
+    df = spark.createDataFrame([(1, "a"), (2, "b")], "id long, name string")
+    tables.write(df, "people")
+    assert tables.exists("people")
+    assert_df_equality(tables.read("people"), df, ignore_row_order=True)
+
+
+def test_missing_table_names_the_table(tables: LocalTableStore) -> None:
+    with pytest.raises(TableNotFoundError, match="test_catalog.test_schema.nothing"):
+        tables.read("nothing")
+
+
+@pytest.mark.parametrize("name", ["../escape", "a.b", "x y", "t;drop"])
+def test_table_names_are_validated(spark, tables: LocalTableStore, name: str) -> None:
+    with pytest.raises(IdentifierError):
+        tables.table_dir(name)
+
+
+def test_crash_mid_write_leaves_previous_table_intact(spark, tables: LocalTableStore) -> None:
+    """A write whose job fails part-way (a row that raises inside a task) never replaces the live version."""
+    good = spark.range(100).withColumn("v", F.col("id") * 2)
+    tables.write(good, "scores")
+
+    @F.udf(LongType())
+    def explode_on_77(x: int) -> int:
+        if x == 77:
+            raise ValueError("injected crash mid-write")
+        return x
+
+    crashing = spark.range(200).repartition(4).withColumn("v", explode_on_77("id"))
+    with pytest.raises(Exception, match="injected crash"):
+        tables.write(crashing, "scores")
+    assert_df_equality(tables.read("scores"), good, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_overwrite_swaps_pointer_and_prunes_old_versions(spark, tables: LocalTableStore) -> None:
+    for n in range(4):
+        tables.write(spark.range(n + 1), "counter")
+    root = tables.table_dir("counter")
+    versions = [p for p in root.iterdir() if p.is_dir()]
+    assert len(versions) == 2
+    assert (root / CURRENT_POINTER).read_text() == max(p.name for p in versions)
+    assert tables.read("counter").count() == 4
+
+
+def test_reading_and_overwriting_the_same_table(spark, tables: LocalTableStore) -> None:
+    """A task may read a table and write it back: the new version never clobbers the files being read."""
+    tables.write(spark.range(10), "loop")
+    tables.write(tables.read("loop").withColumn("id", F.col("id") + 100), "loop")
+    assert sorted(r.id for r in tables.read("loop").collect()) == list(range(100, 110))
+
+
+def test_replace_where_is_idempotent(spark, tables: LocalTableStore) -> None:
+    day1 = spark.createDataFrame([("2024-01-01", 1), ("2024-01-01", 2)], "training_date string, k int")
+    day2 = spark.createDataFrame([("2024-01-02", 1)], "training_date string, k int")
+    tables.write(day1, "forecasts", replace_where={"training_date": "2024-01-01"})
+    tables.write(day2, "forecasts", replace_where={"training_date": "2024-01-02"})
+    tables.write(day1, "forecasts", replace_where={"training_date": "2024-01-01"})
+    result = tables.read("forecasts")
+    assert result.count() == 3
+    assert result.filter(F.col("training_date") == "2024-01-01").count() == 2
+
+
+def test_merge_upserts_without_duplicates(spark, tables: LocalTableStore) -> None:
+    first = spark.createDataFrame([(1, "a"), (2, "b")], "id int, v string")
+    update = spark.createDataFrame([(2, "B"), (3, "c")], "id int, v string")
+    tables.merge(first, "dim", ["id"])
+    tables.merge(update, "dim", ["id"])
+    tables.merge(update, "dim", ["id"])
+    expected = spark.createDataFrame([(1, "a"), (2, "B"), (3, "c")], "id int, v string")
+    assert_df_equality(tables.read("dim"), expected, ignore_row_order=True)
+
+
+def test_user_files_are_read_by_path(spark, tables: LocalTableStore, tmp_path: Path) -> None:
+    csv = tmp_path / "mine.csv"
+    csv.write_text("id,amount\n1,2.5\n2,oops\n")
+    df = tables.read(str(csv))
+    assert df.columns == ["id", "amount"] and df.count() == 2
+    parquet = tmp_path / "mine.parquet"
+    spark.range(3).write.parquet(str(parquet))
+    assert tables.read(str(parquet)).count() == 3
+    with pytest.raises(TableNotFoundError):
+        tables.read(str(tmp_path / "absent.csv"))
+
+
+def test_factory_picks_local_store_off_databricks(spark, warehouse: Path) -> None:
+    assert isinstance(table_store(spark, "c", "s", warehouse), LocalTableStore)
+    assert "DATABRICKS_RUNTIME_VERSION" not in os.environ
+
+
+def test_delta_sql_quotes_identifiers_and_escapes_literals() -> None:
+    predicate = replace_where_sql({"train`ing": "x' OR 1=1 --"})
+    assert predicate == "`train``ing` <=> 'x\\' OR 1=1 --'"
+    sql = merge_sql("`main`.`s`.`t`", "merge_source_1", ["id", "we`ird"])
+    assert "t.`we``ird` <=> s.`we``ird`" in sql and sql.startswith("MERGE INTO `main`.`s`.`t` AS t USING `merge_source_1`")
+    with pytest.raises(IdentifierError):
+        merge_sql("`t`", "v; DROP TABLE x", ["id"])
+
+
+def test_delta_predicate_selects_the_same_rows_as_the_column_predicate(spark) -> None:
+    """replaceWhere text (for Delta) and the Column predicate (local) agree, nulls included."""
+    from shared.tables import match_all
+
+    df = spark.createDataFrame([("a", 1), ("a", None), (None, 1), ("b'x", 2)], "k string, n int")
+    values = {"k": "b'x", "n": 2}
+    assert df.filter(match_all(values)).count() == df.filter(replace_where_sql(values)).count() == 1
