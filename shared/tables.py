@@ -122,7 +122,9 @@ class LocalTableStore(TableStore):
             return read_file(self.spark, name)
         path = self._current_path(name)
         if path is None:
-            raise TableNotFoundError(f"table {self.display_name(name)} does not exist (looked in {self.table_dir(name)})")
+            raise TableNotFoundError(
+                f"table {self.display_name(name)} does not exist (looked in {self.table_dir(name)})"
+            )
         return self.spark.read.parquet(str(path))
 
     def write(self, df: DataFrame, name: str, replace_where: Mapping[str, object] | None = None) -> None:

@@ -54,7 +54,8 @@ def ensure_experiment(name: str) -> str:
         return existing.experiment_id
     if on_databricks() or os.environ.get("MLFLOW_TRACKING_URI", "").startswith(("http", "databricks")):
         return mlflow.create_experiment(name)
-    return mlflow.create_experiment(name, artifact_location=f"{local_artifact_root()}/{name.strip('/').replace('/', '_')}")
+    folder = name.strip("/").replace("/", "_")
+    return mlflow.create_experiment(name, artifact_location=f"{local_artifact_root()}/{folder}")
 
 
 def git_commit() -> str:

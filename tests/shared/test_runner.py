@@ -58,7 +58,8 @@ def test_param_override_and_single_task(toy, warehouse: Path, mlflow_store: str)
 def test_target_variables_are_used(toy) -> None:
     assert toy.variable_values("local")["rows"] == "50"
     assert toy.variable_values("dev")["rows"] == "100"
-    assert resolve_references("/x/${bundle.target}/${var.rows}", toy.variable_values("dev"), "toy", "dev") == "/x/dev/100"
+    dev = toy.variable_values("dev")
+    assert resolve_references("/x/${bundle.target}/${var.rows}", dev, "toy", "dev") == "/x/dev/100"
     with pytest.raises(BundleError, match="variable 'nope'"):
         resolve_references("${var.nope}", {}, "toy", "dev")
 

@@ -115,7 +115,8 @@ def test_delta_sql_quotes_identifiers_and_escapes_literals() -> None:
     predicate = replace_where_sql({"train`ing": "x' OR 1=1 --"})
     assert predicate == "`train``ing` <=> 'x\\' OR 1=1 --'"
     sql = merge_sql("`main`.`s`.`t`", "merge_source_1", ["id", "we`ird"])
-    assert "t.`we``ird` <=> s.`we``ird`" in sql and sql.startswith("MERGE INTO `main`.`s`.`t` AS t USING `merge_source_1`")
+    assert "t.`we``ird` <=> s.`we``ird`" in sql
+    assert sql.startswith("MERGE INTO `main`.`s`.`t` AS t USING `merge_source_1`")
     with pytest.raises(IdentifierError):
         merge_sql("`t`", "v; DROP TABLE x", ["id"])
 
