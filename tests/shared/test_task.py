@@ -1,0 +1,45 @@
+"""Task entry points: the console-script contract (exit codes, messages) and row accounting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.task import RowAccountingError, TaskContext, TaskReport
+from tests.fixtures.toy_bundle.toy_tasks import RAW_CONTRACT, ToyConfig, clean, extract
+
+
+def test_unbalanced_report_is_an_error() -> None:
+    TaskReport(rows_in=10, rows_out=7, rows_quarantined=3).check()
+    TaskReport(rows_in=10, rows_out=1, balanced=False).check()
+    with pytest.raises(RowAccountingError, match="rows in 10 != rows out 6 \\+ rows quarantined 3"):
+        TaskReport(rows_in=10, rows_out=6, rows_quarantined=3, task="t").check()
+
+
+def test_console_entry_point_exit_codes(warehouse: Path, mlflow_store: str, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("USECASES_WAREHOUSE", str(warehouse))
+    assert extract(["--rows=30"]) == 0
+    assert '"rows_out": 30' in capsys.readouterr().out
+    assert extract(["--rows=abc"]) == 2
+    assert "toy.extract: error: bad value for --rows" in capsys.readouterr().err
+    assert clean(["--catalog=other"]) == 2  # reads a table that does not exist in that catalog
+    assert "input table 'toy_raw': table other.ml_use_cases.toy_raw does not exist" in capsys.readouterr().err
+
+
+def test_missing_column_fails_the_task_naming_table_column_and_schema(spark, tables, mlflow_store: str) -> None:
+    tables.write(spark.range(5), "toy_raw")  # has id, lacks amount
+    ctx: TaskContext[ToyConfig] = TaskContext(spark, tables, "toy", "clean")
+    with pytest.raises(Exception, match="table 'toy_raw' is missing required column 'amount'.*expected schema: "
+                                        "id bigint NOT NULL, amount double NOT NULL"):
+        ctx.read_with_contract("toy_raw", RAW_CONTRACT)
+
+
+def test_should_generate_never_overwrites(spark, tables) -> None:
+    ctx: TaskContext[ToyConfig] = TaskContext(spark, tables, "toy", "generate")
+    on = ToyConfig(generate_data=True)
+    assert ctx.should_generate("toy_raw", on)
+    assert not ctx.should_generate("toy_raw", ToyConfig(generate_data=False))
+    assert not ctx.should_generate("/data/mine.csv", on)
+    tables.write(spark.range(1), "toy_raw")
+    assert not ctx.should_generate("toy_raw", on)
