@@ -1,0 +1,1 @@
+"""Fine-grained demand forecasting: one Prophet model per series on Spark, backtested, tracked in MLflow."""

@@ -1,0 +1,158 @@
+"""Bundle tasks of the forecasting job: generate, prepare, train_forecast, backtest, publish."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from shared.config import ConfigError
+from shared.task import TaskContext, TaskEntryPoint, TaskReport
+from usecases.forecasting import publish as pub
+from usecases.forecasting.backtest import backtest_one_series, metrics_schema
+from usecases.forecasting.config import ForecastingConfig
+from usecases.forecasting.generate import generate_sales
+from usecases.forecasting.mlflow_logging import log_and_register_forecaster, log_figures
+from usecases.forecasting.model import ProphetSettings, forecast_one_series, result_schema
+from usecases.forecasting.partitioning import BUCKET, partition_count, with_balanced_buckets
+from usecases.forecasting.prepare import FILLED, prepare_sales, resolve_training_date, sales_contract
+
+log = logging.getLogger("usecases.forecasting")
+UC = "forecasting"
+PREPARED, SERIES_QUARANTINE = "sales_prepared", "sales_series_quarantine"
+RESULTS, ERRORS, METRICS, FORECASTS = "forecast_models", "forecast_errors", "forecast_metrics", "forecasts"
+
+
+def run_generate(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
+    """Write seeded ``sales`` and its truth table, only when generation is on and the table is absent."""
+    if not ctx.should_generate(cfg.sales_table, cfg):
+        log.info("generate: %s exists, is a file, or generate_data is off; nothing written", cfg.sales_table)
+        return TaskReport(0, 0)
+    if len(cfg.key_columns) > 2:
+        raise ConfigError("the generator makes one or two key columns; pass your own sales table for more")
+    sales, truth = generate_sales(ctx.spark, cfg.seed, cfg.stores, cfg.items, cfg.history_days, cfg.history_end,
+                                  cfg.intermittent_share, cfg.short_share, cfg.holidays_country, cfg.key_columns)
+    ctx.tables.write(sales, cfg.sales_table)
+    ctx.tables.write(truth, cfg.truth_table)
+    rows = ctx.tables.read(cfg.sales_table).count()
+    return TaskReport(0, rows, balanced=False, metrics={"series": float(cfg.stores * cfg.items)})
+
+
+def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
+    """Contract-check ``sales``, cut at the training date, quarantine short series, complete calendars."""
+    valid, rows_in = ctx.read_with_contract(cfg.sales_table, sales_contract(cfg.keys))
+    training_date = resolve_training_date(cfg.training_date, valid)
+    result = prepare_sales(valid, cfg.keys, training_date, cfg.fill_policy, cfg.min_history_days)
+    ctx.tables.write(result.prepared.withColumn("training_date", F.lit(training_date)), PREPARED)
+    ctx.tables.write(result.quarantined, SERIES_QUARANTINE)
+    prepared = ctx.tables.read(PREPARED)
+    counts = prepared.groupBy(FILLED).count().collect()  # two rows
+    filled = sum(r["count"] for r in counts if r[FILLED])
+    observed = sum(r["count"] for r in counts if not r[FILLED])
+    series_rows = ctx.tables.read(SERIES_QUARANTINE).count()
+    after = valid.filter(F.col("date") > F.lit(training_date)).count()
+    metrics = {"rows_filled": float(filled), "rows_after_training_date": float(after),
+               "series_quarantined": float(result.series_quarantined),
+               "series_prepared": float(prepared.select(*cfg.keys).distinct().count())}
+    # Not balanced: calendar completion adds rows. Accounting: in = observed + quarantined + after cut-off.
+    return TaskReport(rows_in, observed, ctx.quarantined + series_rows, balanced=False, metrics=metrics)
+
+
+def _prepared(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> tuple[DataFrame, dt.date, int]:
+    prepared = ctx.tables.read(PREPARED)
+    training_date = prepared.agg(F.max("training_date")).first()[0]
+    if training_date is None:
+        raise ValueError(f"{PREPARED} is empty: every series was quarantined (see {SERIES_QUARANTINE})")
+    n_series = prepared.select(*cfg.keys).distinct().count()
+    return prepared.select(*cfg.keys, "date", "units_sold"), training_date, n_series
+
+
+def _task_scratch(cfg: ForecastingConfig, task: str) -> Path:
+    """This task's own cmdstan scratch folder (removed when the task ends)."""
+    return Path(cfg.scratch_dir or tempfile.gettempdir()) / f"forecasting-{task}-{uuid.uuid4().hex[:12]}"
+
+
+def run_train_forecast(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
+    """Fit Prophet per series (seasonal-naive fallback), write ``forecast_models`` and ``forecast_errors``."""
+    prepared, training_date, n_series = _prepared(ctx, cfg)
+    keys, scratch = cfg.keys, _task_scratch(cfg, "train")
+    settings = ProphetSettings.from_config(cfg, str(scratch))
+
+    def fit(pdf):  # noqa: ANN001, ANN202 - pandas in, pandas out; captures only keys and settings
+        return forecast_one_series(pdf, keys, settings)
+
+    n = partition_count(ctx.spark, n_series, cfg.partitions)
+    started = time.perf_counter()
+    results = (with_balanced_buckets(prepared, keys, n).groupBy(BUCKET, *keys)
+               .applyInPandas(fit, result_schema(keys)).withColumn("training_date", F.lit(training_date)))
+    try:
+        ctx.tables.write(results, RESULTS, replace_where={"training_date": training_date})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    wall = time.perf_counter() - started
+    written = ctx.tables.read(RESULTS).filter(F.col("training_date") == F.lit(training_date))
+    ctx.tables.write(pub.errors_from_results(written, keys), ERRORS, replace_where={"training_date": training_date})
+    stats = written.agg(F.count("*").alias("series"), F.sum((F.col("error").isNotNull()).cast("int")).alias("failed"),
+                        F.avg("fit_seconds").alias("fit"), F.avg("predict_seconds").alias("predict")).first()
+    metrics = {"series": float(stats["series"]), "fallback_series": float(stats["failed"] or 0),
+               "mean_fit_seconds": float(stats["fit"] or 0), "mean_predict_seconds": float(stats["predict"] or 0),
+               "series_per_second": stats["series"] / wall if wall > 0 else 0.0, "partitions": float(n)}
+    return TaskReport(n_series, int(stats["series"]), balanced=False, metrics=metrics)
+
+
+def run_backtest(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
+    """Rolling-origin backtest per series and model into ``forecast_metrics`` (idempotent per training date)."""
+    prepared, training_date, n_series = _prepared(ctx, cfg)
+    keys, scratch = cfg.keys, _task_scratch(cfg, "backtest")
+    settings = ProphetSettings.from_config(cfg, str(scratch))
+    folds, fold_horizon, min_train = cfg.backtest_folds, cfg.backtest_horizon, 4 * cfg.season_length
+
+    def evaluate(pdf):  # noqa: ANN001, ANN202 - pandas in, pandas out; captures only plain values
+        return backtest_one_series(pdf, keys, settings, folds, fold_horizon, min_train)
+
+    n = partition_count(ctx.spark, n_series, cfg.partitions)
+    metrics_df = (with_balanced_buckets(prepared, keys, n).groupBy(BUCKET, *keys)
+                  .applyInPandas(evaluate, metrics_schema(keys)).withColumn("training_date", F.lit(training_date)))
+    try:
+        ctx.tables.write(metrics_df, METRICS, replace_where={"training_date": training_date})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    written = ctx.tables.read(METRICS).filter(F.col("training_date") == F.lit(training_date))
+    aggregates = pub.aggregate_metrics(written, keys)
+    return TaskReport(n_series, written.count(), balanced=False, metrics=aggregates)
+
+
+def run_publish(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
+    """Write ``forecasts`` for the training date, log metrics and plots, register the demand_forecaster pyfunc."""
+    prepared, training_date, _ = _prepared(ctx, cfg)
+    on_date = F.col("training_date") == F.lit(training_date)
+    results = ctx.tables.read(RESULTS).filter(on_date)
+    metrics = ctx.tables.read(METRICS).filter(on_date)
+    with ctx.mlflow_run(cfg) as run:
+        forecasts = pub.explode_forecasts(results, cfg.keys, run.info.run_id)
+        ctx.tables.write(forecasts, FORECASTS, replace_where={"training_date": training_date})
+        aggregates = pub.aggregate_metrics(metrics, cfg.keys)
+        log_figures(prepared, ctx.tables.read(FORECASTS).filter(on_date), metrics, cfg)
+        registration = log_and_register_forecaster(results, cfg, aggregates)
+        aggregates.update({"series": float(results.count()),
+                           "fallback_series": float(results.filter(F.col("error").isNotNull()).count())})
+        from shared.tracking import log_metrics
+
+        log_metrics(aggregates)
+    rows = ctx.tables.read(FORECASTS).filter(on_date).count()
+    aggregates["registered_version"] = float(registration.version)
+    return TaskReport(int(aggregates["series"]), rows, balanced=False, metrics=aggregates)
+
+
+generate = TaskEntryPoint(UC, "generate", ForecastingConfig, run_generate)
+prepare = TaskEntryPoint(UC, "prepare", ForecastingConfig, run_prepare)
+train_forecast = TaskEntryPoint(UC, "train_forecast", ForecastingConfig, run_train_forecast)
+backtest = TaskEntryPoint(UC, "backtest", ForecastingConfig, run_backtest)
+publish = TaskEntryPoint(UC, "publish", ForecastingConfig, run_publish)
