@@ -1,0 +1,140 @@
+"""Geospatial job tasks: generate -> index -> cover -> join -> aggregate (thin: read, call pure modules, write, log)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from shared.contracts import apply_contract
+from shared.tables import is_file_reference
+from shared.task import TaskContext, TaskEntryPoint, TaskReport
+from shared.tracking import log_dict, log_figure, log_metrics, log_table_sample
+from usecases.geospatial.aggregate import busiest_cells, cell_stats, hexagon_map, zone_stats
+from usecases.geospatial.config import GeospatialConfig
+from usecases.geospatial.cover import ZONES_CONTRACT, clean_zones, cover_zones
+from usecases.geospatial.generate import make_points, make_zones, true_zones
+from usecases.geospatial.index import POINTS_CONTRACT, index_points
+from usecases.geospatial.join import choose_strategy, interior_share, join_points, load_zone_set
+from usecases.geospatial.zones_io import feature_collection_to_frame, is_feature_collection_file
+
+Ctx = TaskContext[GeospatialConfig]
+MAP_OUTLINES_MAX = 5_000
+
+
+def run_generate(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
+    """Write the synthetic city (zones, points, points_truth) where those tables do not exist yet."""
+    spark, written = ctx.spark, 0
+    zones = make_zones(cfg.n_zones, cfg.seed, cfg.plant_bad_rows)
+    if ctx.should_generate(cfg.zones_table, cfg):
+        ctx.tables.write(spark.createDataFrame(zones, "zone_id bigint, name string, geometry string"),
+                         cfg.zones_table)
+        written += len(zones)
+    if ctx.should_generate(cfg.points_table, cfg):
+        points = make_points(cfg.n_points, zones, cfg.seed, cfg.plant_bad_rows)
+        df = spark.createDataFrame(points, "point_id bigint, lat double, lon double, ts timestamp, value double")
+        if cfg.plant_bad_rows:  # pandas NaN arrives in Spark as null; plant one real NaN as well
+            df = df.withColumn("lat", F.when(F.col("point_id") == 1, F.lit(float("nan"))).otherwise(F.col("lat")))
+        ctx.tables.write(df, cfg.points_table)
+        ctx.tables.write(spark.createDataFrame(true_zones(points, zones)), cfg.points_truth_table)
+        written += len(points)
+    return TaskReport(rows_in=0, rows_out=written, balanced=False)
+
+
+def run_index(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
+    """points -> points_indexed (+ cell BIGINT); bad coordinates -> points_quarantine with a reason."""
+    valid, rows_in = ctx.read_with_contract(cfg.points_table, POINTS_CONTRACT)
+    started = time.perf_counter()
+    ctx.tables.write(index_points(valid, cfg.resolution, cfg.h3_engine), cfg.points_indexed_table)
+    seconds = time.perf_counter() - started
+    indexed = ctx.tables.read(cfg.points_indexed_table)
+    rows_out = indexed.count()
+    metrics = {"points_indexed": rows_out, "points_quarantined": ctx.quarantined,
+               "distinct_cells": indexed.select("cell").distinct().count(),
+               "index_points_per_s": rows_out / max(seconds, 1e-9)}
+    with ctx.mlflow_run(cfg):
+        log_metrics(metrics)
+    return TaskReport(rows_in, rows_out, ctx.quarantined, metrics=metrics)
+
+
+def read_zones(ctx: Ctx, cfg: GeospatialConfig) -> DataFrame:
+    """The zones table or file; a GeoJSON FeatureCollection file becomes rows of (zone_id, name, geometry)."""
+    name = cfg.zones_table
+    if is_file_reference(name) and is_feature_collection_file(name):
+        frame = feature_collection_to_frame(Path(name).read_text(encoding="utf-8"))
+        return ctx.spark.createDataFrame(frame, "zone_id string, name string, geometry string")
+    return ctx.tables.read(name)
+
+
+def run_cover(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
+    """zones -> zones_clean (repaired where needed) and zone_cells (zone_id, cell, is_boundary);
+    rows failing the contract or with unusable geometry -> zones_quarantine with a reason."""
+    result = apply_contract(read_zones(ctx, cfg), ZONES_CONTRACT)
+    clean, rejected = clean_zones(result.valid, cfg.resolution, cfg.max_cells_per_zone)
+    ctx.tables.write(clean, cfg.zones_clean_table)
+    quarantine = result.quarantined.unionByName(rejected, allowMissingColumns=True)
+    ctx.tables.write(quarantine, "zones_quarantine")
+    zones_clean = ctx.tables.read(cfg.zones_clean_table)
+    ctx.tables.write(cover_zones(zones_clean, cfg.resolution), cfg.zone_cells_table)
+    cells = ctx.tables.read(cfg.zone_cells_table)
+    rows_out, rows_quarantined = zones_clean.count(), ctx.tables.read("zones_quarantine").count()
+    metrics = {"zones_clean": rows_out, "zones_quarantined": rows_quarantined,
+               "zones_repaired": zones_clean.filter("repaired").count(), "zone_cells": cells.count(),
+               "interior_cell_share": interior_share(cells)}
+    with ctx.mlflow_run(cfg):
+        log_metrics(metrics)
+    return TaskReport(result.rows_in, rows_out, rows_quarantined, metrics=metrics)
+
+
+def run_join(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
+    """points_indexed + zones -> points_zoned (every point, its lowest zone_id or null, n_zones)."""
+    points = ctx.tables.read(cfg.points_indexed_table)
+    zone_cells = ctx.tables.read(cfg.zone_cells_table)
+    zones = load_zone_set(ctx.tables.read(cfg.zones_clean_table), cfg.max_zones)
+    share = interior_share(zone_cells)
+    strategy = choose_strategy(cfg.join_strategy, share, cfg.auto_h3_min_interior_share)
+    started = time.perf_counter()
+    ctx.tables.write(join_points(points, zone_cells, zones, strategy), cfg.points_zoned_table)
+    seconds = time.perf_counter() - started
+    zoned = ctx.tables.read(cfg.points_zoned_table)
+    rows_in, rows_out = points.count(), zoned.count()
+    in_zone = zoned.filter(F.col("zone_id").isNotNull()).count()
+    metrics = {"points_in_a_zone_share": in_zone / max(rows_out, 1), "interior_cell_share": share,
+               "points_in_overlaps": zoned.filter(F.col("n_zones") > 1).count(), "join_seconds": seconds}
+    with ctx.mlflow_run(cfg):
+        log_metrics(metrics)
+        log_dict({"strategy": strategy, "requested": cfg.join_strategy, "zones": len(zones.zone_ids)},
+                 "join_strategy.json")
+    return TaskReport(rows_in, rows_out, metrics={**metrics, "strategy_is_h3": float(strategy == "h3")})
+
+
+def run_aggregate(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
+    """points_zoned -> h3_cell_stats and zone_stats; a hexagon map PNG of the busiest cells to MLflow."""
+    zoned = ctx.tables.read(cfg.points_zoned_table)
+    zones_clean = ctx.tables.read(cfg.zones_clean_table)
+    ctx.tables.write(cell_stats(zoned, cfg.resolution), cfg.cell_stats_table)
+    ctx.tables.write(zone_stats(zoned, zones_clean), cfg.zone_stats_table)
+    cells = ctx.tables.read(cfg.cell_stats_table)
+    zstats = ctx.tables.read(cfg.zone_stats_table)
+    n_cells, n_zones = cells.count(), zstats.count()
+    outlines = None
+    if n_zones <= MAP_OUTLINES_MAX:
+        outlines = list(load_zone_set(zones_clean, MAP_OUTLINES_MAX).geoms)
+    figure = hexagon_map(busiest_cells(cells, cfg.map_max_cells), outlines,
+                         title=f"points per H3 cell (resolution {cfg.resolution})")
+    metrics = {"cells_with_points": n_cells, "zones": n_zones,
+               "zones_without_points": zstats.filter(F.col("n_points") == 0).count()}
+    with ctx.mlflow_run(cfg):
+        log_metrics(metrics)
+        log_figure(figure, "hexagon_map.png")
+        log_table_sample(zstats.orderBy(F.desc("n_points")), "zone_stats_top.json", limit=100)
+    return TaskReport(zoned.count(), n_cells + n_zones, balanced=False, metrics=metrics)
+
+
+generate = TaskEntryPoint("geospatial", "generate", GeospatialConfig, run_generate)
+index = TaskEntryPoint("geospatial", "index", GeospatialConfig, run_index)
+cover = TaskEntryPoint("geospatial", "cover", GeospatialConfig, run_cover)
+join = TaskEntryPoint("geospatial", "join", GeospatialConfig, run_join)
+aggregate = TaskEntryPoint("geospatial", "aggregate", GeospatialConfig, run_aggregate)

@@ -1,0 +1,117 @@
+"""Point-to-zone joins on Spark: H3 hybrid (equi-join + exact check on boundary cells), STRtree, geometry-only.
+
+Every strategy returns the same ``points_zoned``: the input point rows plus ``zone_id`` (lowest zone holding the
+point, null for none) and ``n_zones`` (how many zones hold it; > 1 only where zones overlap). Boundary rule: see
+``exact.ZoneSet`` (a point on an edge is in the zone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import IntegerType, LongType, StructField, StructType
+
+from shared.config import ConfigError
+from usecases.geospatial.exact import ZoneSet, strtree_match
+
+MATCH_SCHEMA = StructType([StructField("point_id", LongType(), False), StructField("zone_id", LongType(), False)])
+ZONE_COLUMNS = (StructField("zone_id", LongType(), True), StructField("n_zones", IntegerType(), False))
+
+
+def load_zone_set(zones_clean: DataFrame, max_zones: int) -> ZoneSet:
+    """Bounded collect of (zone_id, wkb) into a ZoneSet that every task receives with its function."""
+    n = zones_clean.count()
+    if n > max_zones:
+        raise ConfigError(f"{n:,} zones exceed max_zones={max_zones:,}; raise it if the driver can hold them")
+    pdf = zones_clean.select("zone_id", "wkb").toPandas()
+    return ZoneSet(pdf["zone_id"].to_numpy(np.int64), [bytes(b) for b in pdf["wkb"]])
+
+
+def interior_share(zone_cells: DataFrame) -> float:
+    """Share of covered cells that are interior (no exact check needed); 0 when there are no cells."""
+    row = zone_cells.agg(F.count("*").alias("n"), F.sum((~F.col("is_boundary")).cast("int")).alias("interior")).first()
+    return float(row["interior"] or 0) / row["n"] if row and row["n"] else 0.0
+
+
+def choose_strategy(requested: str, share_interior: float, min_interior_share: float) -> str:
+    """'h3' or 'strtree': the requested one, or for 'auto' H3 when enough cells skip the exact check.
+
+    Zones much larger than a cell (districts) leave most points in interior cells, where the H3 equi-join alone
+    decides; zones about the size of a cell (parcels) make nearly every cell a boundary cell, and the broadcast
+    STRtree does less work for the same answer.
+    """
+    if requested != "auto":
+        return requested
+    return "h3" if share_interior >= min_interior_share else "strtree"
+
+
+def _exact_boundary(batches: Iterator[pd.DataFrame], zones: ZoneSet) -> Iterator[pd.DataFrame]:
+    """Candidates (point_id, lon, lat, zone_id, is_boundary) -> matches (point_id, zone_id)."""
+    for pdf in batches:
+        check = pdf["is_boundary"].to_numpy(bool)
+        keep = ~check
+        rows = np.flatnonzero(check)
+        positions = zones.index_of(pdf["zone_id"].to_numpy(np.int64)[rows])
+        keep[rows] = zones.hits(positions, pdf["lon"].to_numpy()[rows], pdf["lat"].to_numpy()[rows])
+        yield pdf.loc[keep, ["point_id", "zone_id"]]
+
+
+def _exact_pairs(batches: Iterator[pd.DataFrame], zones: ZoneSet) -> Iterator[pd.DataFrame]:
+    """Every (point, zone) pair (point_id, lon, lat, zone_id) -> the pairs where the point is in the zone."""
+    for pdf in batches:
+        positions = zones.index_of(pdf["zone_id"].to_numpy(np.int64))
+        inside = zones.hits(positions, pdf["lon"].to_numpy(), pdf["lat"].to_numpy())
+        yield pdf.loc[inside, ["point_id", "zone_id"]]
+
+
+def _attach(points: DataFrame, matches: DataFrame) -> DataFrame:
+    """Left-join the per-point lowest zone and zone count onto every point row."""
+    per_point = matches.groupBy("point_id").agg(F.min("zone_id").alias("zone_id"),
+                                                F.count("*").cast("int").alias("n_zones"))
+    joined = points.join(per_point, "point_id", "left")
+    return joined.select(*points.columns, "zone_id", F.coalesce("n_zones", F.lit(0)).alias("n_zones"))
+
+
+def join_h3(points: DataFrame, zone_cells: DataFrame, zones: ZoneSet) -> DataFrame:
+    """H3 hybrid: equi-join points (point_id, lat, lon, cell) with zone_cells on ``cell``; interior-cell pairs
+    are matches as they are, boundary-cell pairs go through the vectorized exact check."""
+    candidates = points.select("point_id", "lon", "lat", "cell").join(zone_cells, "cell")
+    matches = candidates.drop("cell").mapInPandas(partial(_exact_boundary, zones=zones), schema=MATCH_SCHEMA)
+    return _attach(points, matches)
+
+
+def _strtree_batches(batches: Iterator[pd.DataFrame], zones: ZoneSet) -> Iterator[pd.DataFrame]:
+    for pdf in batches:
+        zone_id, n_zones = strtree_match(zones, pdf["lon"].to_numpy(), pdf["lat"].to_numpy())
+        yield pdf.assign(zone_id=pd.array(np.where(np.isnan(zone_id), pd.NA, zone_id), dtype="Int64"),
+                         n_zones=n_zones)
+
+
+def join_strtree(points: DataFrame, zones: ZoneSet) -> DataFrame:
+    """STRtree: zones travel with the function to every task; one vectorized bounding-box query per batch then
+    the exact test on candidate pairs. No shuffle; every point row comes out once."""
+    schema = StructType([*points.schema.fields, *ZONE_COLUMNS])
+    return points.mapInPandas(partial(_strtree_batches, zones=zones), schema=schema)
+
+
+def join_geometry_only(points: DataFrame, zones: ZoneSet) -> DataFrame:
+    """The original accelerator's geometry-only join: every point x every zone, exact check on each pair."""
+    spark = points.sparkSession
+    zone_ids = spark.createDataFrame(pd.DataFrame({"zone_id": zones.zone_ids}))
+    pairs = points.select("point_id", "lon", "lat").crossJoin(F.broadcast(zone_ids))
+    return _attach(points, pairs.mapInPandas(partial(_exact_pairs, zones=zones), schema=MATCH_SCHEMA))
+
+
+def join_points(points: DataFrame, zone_cells: DataFrame, zones: ZoneSet, strategy: str) -> DataFrame:
+    """Dispatch to a strategy ('h3' or 'strtree'); both give identical ``points_zoned``."""
+    if strategy == "h3":
+        return join_h3(points, zone_cells, zones)
+    if strategy == "strtree":
+        return join_strtree(points, zones)
+    raise ConfigError(f"unknown join strategy {strategy!r}")
+
