@@ -1,0 +1,169 @@
+"""Data-parallel training: the per-rank function run by torchrun (via TorchDistributor) and its launcher."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping
+from lightning.pytorch.strategies import DDPStrategy
+from lightning.pytorch.utilities import rank_zero_only
+
+from usecases.vision.data import ShardedImageDataModule
+from usecases.vision.model import DefectClassifier, build_backbone
+
+EPOCH_METRICS = ("train_loss", "val_loss", "val_acc")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything a rank needs, as plain values (pickled by TorchDistributor into each torchrun process)."""
+
+    train_dir: str
+    val_dir: str
+    result_path: str
+    num_classes: int
+    image_size: int
+    channels: int
+    backbone: str = "compact_cnn"
+    width: int = 16
+    backbone_weights: str = ""
+    batch_size: int = 32
+    learning_rate: float = 0.002  # already scaled by the number of processes
+    max_epochs: int = 30
+    min_epochs: int = 8
+    patience: int = 4
+    min_delta: float = 0.005
+    seed: int = 42
+    use_gpu: bool = False
+    tracking_uri: str = ""
+    run_id: str = ""
+
+
+class EpochMetricsLogger(Callback):
+    """Keeps per-epoch metrics and, on rank 0 only, logs them to an existing MLflow run (step = epoch)."""
+
+    def __init__(self, tracking_uri: str, run_id: str) -> None:
+        self.tracking_uri, self.run_id = tracking_uri, run_id
+        self.history: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._record(trainer)
+
+    @rank_zero_only
+    def _record(self, trainer: L.Trainer) -> None:
+        row = {k: float(trainer.callback_metrics[k]) for k in EPOCH_METRICS if k in trainer.callback_metrics}
+        self.history.append({"epoch": float(trainer.current_epoch), **row})
+        if self.run_id:
+            from mlflow.entities import Metric
+            from mlflow.tracking import MlflowClient
+
+            now = int(1000 * time.time())
+            metrics = [Metric(k, v, now, trainer.current_epoch) for k, v in row.items()]
+            MlflowClient(self.tracking_uri or None).log_batch(self.run_id, metrics=metrics)
+
+
+class BestWeights(Callback):
+    """Restores the weights of the epoch with the lowest validation loss when training ends.
+
+    val_loss is synced across ranks, so every rank picks the same epoch and the weights stay identical.
+    """
+
+    def __init__(self) -> None:
+        self.best_loss, self.best_epoch, self.state = float("inf"), -1, None
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        loss = trainer.callback_metrics.get("val_loss")
+        if loss is not None and float(loss) < self.best_loss:
+            self.best_loss, self.best_epoch = float(loss), trainer.current_epoch
+            self.state = copy.deepcopy(pl_module.state_dict())
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.state is not None:
+            pl_module.load_state_dict(self.state)
+
+
+def build_trainer(spec: TrainSpec, world: int, local_world: int, callbacks: list[Callback],
+                  root_dir: str) -> L.Trainer:
+    """A Trainer with early stopping (min_delta, patience) that cannot stop before ``min_epochs``."""
+    stopper = EarlyStopping(monitor="val_loss", mode="min", min_delta=spec.min_delta, patience=spec.patience)
+    strategy: Any = "auto"
+    if world > 1:
+        strategy = DDPStrategy(process_group_backend="nccl" if spec.use_gpu else "gloo")
+    return L.Trainer(
+        accelerator="gpu" if spec.use_gpu else "cpu", devices=local_world, num_nodes=max(1, world // local_world),
+        strategy=strategy, min_epochs=spec.min_epochs, max_epochs=spec.max_epochs,
+        callbacks=[stopper, *callbacks], logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=root_dir, deterministic=True,
+    )
+
+
+def weight_digest(net: torch.nn.Module) -> str:
+    """A hash of every parameter and buffer: equal on two ranks iff their weights are bit-identical."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(net.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def gather_digests(net: torch.nn.Module) -> list[str]:
+    """Every rank's weight digest (rank order), collected from all processes."""
+    mine = weight_digest(net)
+    if not torch.distributed.is_available() or not torch.distributed.is_initialized():
+        return [mine]
+    gathered: list[Any] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(gathered, mine)
+    return [str(d) for d in gathered]
+
+
+def fit_on_rank(spec: TrainSpec) -> None:
+    """Train on this rank's shard; rank 0 writes weights, history and all ranks' digests to ``result_path``.
+
+    Runs inside a torchrun process (RANK/WORLD_SIZE set) or alone. Returns None on every rank because
+    TorchDistributor's wrapper lets every rank write its return value to the same file.
+    """
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))  # ranks must not oversubscribe cores
+    L.seed_everything(spec.seed, workers=True, verbose=False)
+    net = build_backbone(spec.backbone, spec.channels, spec.num_classes, spec.width, spec.backbone_weights)
+    module = DefectClassifier(net, spec.learning_rate, spec.max_epochs)
+    data = ShardedImageDataModule(spec.train_dir, spec.val_dir, rank, world, spec.batch_size, spec.image_size,
+                                  spec.channels, spec.seed)
+    metrics, best = EpochMetricsLogger(spec.tracking_uri, spec.run_id), BestWeights()
+    trainer = build_trainer(spec, world, local_world, [metrics, best], str(Path(spec.result_path).parent))
+    trainer.fit(module, datamodule=data)
+    digests = gather_digests(net)
+    if rank == 0:
+        result = {
+            "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+            "history": metrics.history, "epochs_run": trainer.current_epoch, "world_size": world,
+            "best_epoch": best.best_epoch, "best_val_loss": best.best_loss,
+            "digests": digests,
+        }
+        tmp = f"{spec.result_path}.tmp"
+        torch.save(result, tmp)
+        os.replace(tmp, spec.result_path)
+
+
+def spark_has_gpus(spark) -> bool:  # noqa: ANN001 - SparkSession
+    """Whether Spark itself was given GPU resources (TorchDistributor's use_gpu requires that)."""
+    return "gpu" in spark.sparkContext.resources or spark.conf.get("spark.task.resource.gpu.amount", "0") != "0"
+
+
+def run_distributed(spark, spec: TrainSpec, num_processes: int, local_mode: bool) -> dict[str, Any]:  # noqa: ANN001
+    """Launch ``fit_on_rank`` on ``num_processes`` ranks with TorchDistributor; return rank 0's result."""
+    from pyspark.ml.torch.distributor import TorchDistributor
+
+    distributor = TorchDistributor(num_processes=num_processes, local_mode=local_mode,
+                                   use_gpu=spec.use_gpu and spark_has_gpus(spark))
+    distributor.run(fit_on_rank, spec)
+    return torch.load(spec.result_path, map_location="cpu", weights_only=False)
