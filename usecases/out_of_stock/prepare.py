@@ -1,0 +1,82 @@
+"""Input contracts and the prepared daily table: a complete calendar per store-item plus inventory-balance features.
+
+Fill rules for a store-item-date missing between its first date and the last date of the data (all causal,
+so adding later rows never changes earlier ones):
+- ``units_sold``, ``replenishment_units`` = 0 and ``is_filled`` = true (the day is not evidence of demand:
+  the demand model skips it and no alert is raised on it);
+- ``on_hand_units``, ``on_order_units``, ``in_transit_units``, ``shelf_capacity`` carry the last reported
+  value forward (never backward); ``promo`` = false.
+Balance check: ``balance_gap = prev on_hand + replenishment - units_sold - on_hand`` (0 when the books
+balance; a large gap is an inventory correction, e.g. a phantom-inventory audit); null on a series' first day.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from shared.contracts import ColumnSpec, Contract, RowRule
+
+KEY = ("store_id", "item_id")
+STORE_ITEM_DAILY = Contract(
+    table="store_item_daily",
+    columns=(
+        ColumnSpec("date", "date"),
+        ColumnSpec("store_id", "string"),
+        ColumnSpec("item_id", "string"),
+        ColumnSpec("units_sold", "int"),
+        ColumnSpec("on_hand_units", "int"),
+        ColumnSpec("replenishment_units", "int", nullable=True),
+        ColumnSpec("on_order_units", "int", nullable=True, required=False),
+        ColumnSpec("in_transit_units", "int", nullable=True, required=False),
+        ColumnSpec("promo", "boolean", nullable=True, required=False),
+        ColumnSpec("shelf_capacity", "int", nullable=True, required=False),
+    ),
+    rules=(
+        RowRule("units_sold must be >= 0", lambda: F.col("units_sold") >= 0),
+        RowRule("on_hand_units must be >= 0 (negative stock)", lambda: F.col("on_hand_units") >= 0),
+        RowRule("replenishment_units must be >= 0", lambda: F.coalesce(F.col("replenishment_units"), F.lit(0)) >= 0),
+        RowRule("on_order_units must be >= 0", lambda: F.coalesce(F.col("on_order_units"), F.lit(0)) >= 0),
+        RowRule("in_transit_units must be >= 0", lambda: F.coalesce(F.col("in_transit_units"), F.lit(0)) >= 0),
+    ),
+    unique_key=("store_id", "item_id", "date"),
+)
+LEAD_TIMES = Contract(
+    table="lead_times",
+    columns=(ColumnSpec("store_id", "string"), ColumnSpec("item_id", "string"), ColumnSpec("lead_time_days", "int")),
+    rules=(RowRule("lead_time_days must be between 1 and 365", lambda: F.col("lead_time_days").between(1, 365)),),
+    unique_key=KEY,
+)
+CARRIED = ("on_hand_units", "on_order_units", "in_transit_units", "shelf_capacity")
+
+
+def complete_calendar(daily: DataFrame) -> DataFrame:
+    """One row per store-item per day from its first date to the data's last date, filled as the module says.
+
+    Input: columns of STORE_ITEM_DAILY. Output: the same plus ``is_filled``, ``start_stock``
+    (prev on_hand + replenishment: what could be sold that day), ``on_hand_prev``, ``balance_gap``.
+    """
+    last = daily.agg(F.max("date").alias("last_date"))
+    spans = daily.groupBy(*KEY).agg(F.min("date").alias("first_date")).crossJoin(last)
+    calendar = spans.select(*KEY, F.explode(F.sequence("first_date", "last_date")).alias("date"))
+    observed = daily.select(*KEY, "date", "units_sold", "replenishment_units", "promo", *CARRIED)
+    joined = calendar.join(observed, on=[*KEY, "date"], how="left").withColumn(
+        "is_filled", F.col("units_sold").isNull()
+    )
+    upto_today = Window.partitionBy(*KEY).orderBy("date").rowsBetween(Window.unboundedPreceding, 0)
+    filled = joined.select(
+        *KEY, "date", "is_filled",
+        F.coalesce("units_sold", F.lit(0)).alias("units_sold"),
+        F.coalesce("replenishment_units", F.lit(0)).alias("replenishment_units"),
+        F.coalesce("promo", F.lit(False)).alias("promo"),
+        *[F.last(c, ignorenulls=True).over(upto_today).alias(c) for c in CARRIED],
+    )
+    by_date = Window.partitionBy(*KEY).orderBy("date")
+    prev = F.lag("on_hand_units").over(by_date)
+    return filled.select(
+        "*",
+        prev.alias("on_hand_prev"),
+        (F.coalesce(prev, F.col("on_hand_units") + F.col("units_sold") - F.col("replenishment_units"))
+         + F.col("replenishment_units")).alias("start_stock"),
+        (prev + F.col("replenishment_units") - F.col("units_sold") - F.col("on_hand_units")).alias("balance_gap"),
+    )
