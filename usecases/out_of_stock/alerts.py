@@ -1,4 +1,4 @@
-"""Published outputs from the daily signals: one row per alert (``oos_alerts``) and daily availability (``osa_daily``)."""
+"""Published outputs from the daily signals: one row per alert (``oos_alerts``) and daily OSA (``osa_daily``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ ALERT_COLUMNS = ("date", "store_id", "item_id", "alert_type", "score", "expected
 
 
 def build_alerts(signals: DataFrame) -> DataFrame:
-    """Signals -> ``oos_alerts`` rows (ALERT_COLUMNS): availability alerts and safety-stock alerts, one per type and day."""
+    """Signals -> ``oos_alerts`` rows (ALERT_COLUMNS): availability and safety-stock alerts, one per type and day."""
     common = [F.col("date"), F.col("store_id"), F.col("item_id")]
     tail = [F.round("expected_units", 3).alias("expected_units"), F.col("units_sold").alias("actual_units")]
     avail = signals.filter(F.col("avail_alert").isNotNull()).select(

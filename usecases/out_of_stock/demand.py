@@ -13,8 +13,8 @@ import pandas as pd
 DEMAND_SCHEMA = (
     "date date, store_id string, item_id string, units_sold int, on_hand_units int, replenishment_units int, "
     "on_order_units int, in_transit_units int, promo boolean, shelf_capacity int, is_filled boolean, "
-    "on_hand_prev int, start_stock int, balance_gap int, "
-    "observed boolean, history_days int, demand_rate double, demand_var double, demand_rate_long double, zero_share double, "
+    "on_hand_prev int, start_stock int, balance_gap int, observed boolean, history_days int, "
+    "demand_rate double, demand_var double, demand_rate_long double, zero_share double, "
     "promo_lift double, expected_units double"
 )
 MIN_PROMO_DAYS = 5
@@ -23,8 +23,9 @@ MAX_PROMO_LIFT = 4.0
 
 def expected_demand_one_series(pdf: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Add ``observed``, ``history_days``, ``demand_rate`` (de-promoted level), ``demand_var`` (daily variance),
-    ``demand_rate_long`` (the same level smoothed 3x slower), ``zero_share`` (slowly smoothed share of zero-sales days: the empirical zero probability of intermittent
-    items), ``promo_lift`` and ``expected_units`` (rate x lift on promo days) to one store-item's days.
+    ``demand_rate_long`` (the same level smoothed 3x slower), ``zero_share`` (slowly smoothed share of
+    zero-sales days: the empirical zero probability of intermittent items), ``promo_lift`` and
+    ``expected_units`` (rate x lift on promo days) to one store-item's days.
 
     All estimates for day t come from observed days before t; before the first observed day they are NaN.
     """

@@ -110,7 +110,8 @@ def detect_one_series(pdf: pd.DataFrame, cfg: OutOfStockConfig) -> pd.DataFrame:
     out["avail_alert"] = np.select([phantom, stockout, osa_gap], ["phantom_inventory", "zero_sales", "osa_gap"], None)
     out["avail_score"] = np.select(
         [abnormal, correction, osa_gap],
-        [1 - out["zero_run_prob"], (out["balance_gap"].abs() / gap_limit / 2).clip(upper=1.0), 1 - out["osa_window_prob"]],
+        [1 - out["zero_run_prob"], (out["balance_gap"].abs() / gap_limit / 2).clip(upper=1.0),
+         1 - out["osa_window_prob"]],
         np.nan,
     )
     out["avail_reason"] = np.select(

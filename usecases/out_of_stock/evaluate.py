@@ -26,7 +26,8 @@ KEY = ["store_id", "item_id"]
 
 
 def alert_episodes(alerts: DataFrame) -> DataFrame:
-    """Alerts (date, store_id, item_id, alert_type) -> episodes (store_id, item_id, alert_type, start_date, end_date, days)."""
+    """Alerts (date, store_id, item_id, alert_type) -> episodes (store_id, item_id, alert_type, start_date,
+    end_date, days)."""
     order = Window.partitionBy(*KEY, "alert_type").orderBy("date")
     gap = F.datediff("date", F.lag("date").over(order))
     starts = alerts.select(*KEY, "alert_type", "date", F.when(gap <= EPISODE_GAP_DAYS, 0).otherwise(1).alias("new"))
@@ -36,31 +37,35 @@ def alert_episodes(alerts: DataFrame) -> DataFrame:
     ).drop("episode")
 
 
-def match_episodes(episodes: DataFrame, truth: DataFrame, tolerance: int) -> tuple[DataFrame, DataFrame]:
-    """(alert episodes with ``matched``, truth episodes with ``matched``) under the module's matching rule."""
+def match_episodes(episodes: DataFrame, truth: DataFrame, tolerance: int) -> DataFrame:
+    """Matched pairs (ep_id, alert_type, gt_id) under the module's matching rule; ids come from the inputs."""
     mapping = F.create_map(*[F.lit(x) for pair in ALERT_TO_TRUTH.items() for x in pair])
-    ep = episodes.withColumn("truth_type", mapping[F.col("alert_type")]).withColumn("ep_id", F.monotonically_increasing_id())
+    ep = episodes.withColumn("truth_type", mapping[F.col("alert_type")])
     tr = truth.select(*KEY, F.col("episode_type").alias("truth_type"), F.col("start_date").alias("g_start"),
-                      F.col("end_date").alias("g_end")).withColumn("gt_id", F.monotonically_increasing_id())
+                      F.col("end_date").alias("g_end"), "gt_id")
     cond = ((ep.store_id == tr.store_id) & (ep.item_id == tr.item_id) & (ep.truth_type == tr.truth_type)
             & (ep.start_date <= F.date_add(tr.g_end, tolerance)) & (ep.end_date >= F.date_sub(tr.g_start, tolerance)))
-    pairs = ep.alias("ep").join(tr.alias("tr"), cond, "inner").select("ep.ep_id", "tr.gt_id")
-    ep_out = ep.join(pairs.select("ep_id").distinct().withColumn("matched", F.lit(True)), "ep_id", "left")
-    tr_out = tr.join(pairs.select("gt_id").distinct().withColumn("matched", F.lit(True)), "gt_id", "left")
-    fill = {"matched": False}
-    return ep_out.fillna(fill), tr_out.fillna(fill)
+    return ep.alias("ep").join(tr.alias("tr"), cond, "inner").select("ep.ep_id", "ep.alert_type", "tr.gt_id")
 
 
 def precision_recall(episodes: DataFrame, truth: DataFrame, tolerance: int) -> list[dict[str, object]]:
     """One dict per alert type (small, collected): alert_type, truth_type, alert_episodes, matched_alerts,
-    truth_episodes, matched_truth, precision, recall. Each type is matched only against its own truth type."""
+    truth_episodes, matched_truth, precision, recall."""
+    ep = episodes.withColumn("ep_id", F.monotonically_increasing_id()).persist()
+    tr = truth.withColumn("gt_id", F.monotonically_increasing_id()).persist()
+    pairs = match_episodes(ep, tr, tolerance).persist()
+    alert_n = {r["alert_type"]: r["count"] for r in ep.groupBy("alert_type").count().collect()}
+    alert_m = {r["alert_type"]: r["count"] for r in pairs.select("alert_type", "ep_id").distinct()
+               .groupBy("alert_type").count().collect()}
+    truth_n = {r["episode_type"]: r["count"] for r in tr.groupBy("episode_type").count().collect()}
+    truth_m = {r["alert_type"]: r["count"] for r in pairs.select("alert_type", "gt_id").distinct()
+               .groupBy("alert_type").count().collect()}
+    for frame in (pairs, ep, tr):
+        frame.unpersist()
     rows: list[dict[str, object]] = []
     for alert_type, truth_type in ALERT_TO_TRUTH.items():
-        ep, tr = match_episodes(episodes.filter(F.col("alert_type") == alert_type),
-                                truth.filter(F.col("episode_type") == truth_type), tolerance)
-        a = ep.agg(F.count("*").alias("n"), F.sum(F.col("matched").cast("int")).alias("m")).collect()[0]
-        t = tr.agg(F.count("*").alias("n"), F.sum(F.col("matched").cast("int")).alias("m")).collect()[0]
-        n_a, m_a, n_t, m_t = int(a["n"]), int(a["m"] or 0), int(t["n"]), int(t["m"] or 0)
+        n_a, m_a = int(alert_n.get(alert_type, 0)), int(alert_m.get(alert_type, 0))
+        n_t, m_t = int(truth_n.get(truth_type, 0)), int(truth_m.get(alert_type, 0))
         rows.append({"alert_type": alert_type, "truth_type": truth_type, "alert_episodes": n_a,
                      "matched_alerts": m_a, "truth_episodes": n_t, "matched_truth": m_t,
                      "precision": m_a / n_a if n_a else None, "recall": m_t / n_t if n_t else None})

@@ -40,7 +40,8 @@ def osa_heatmap_figure(weekly: pd.DataFrame) -> Figure:
     image = ax.imshow(grid.to_numpy(), aspect="auto", cmap="RdYlGn", vmin=0.5, vmax=1.0)
     ax.set_yticks(range(len(grid)), grid.index)
     step = max(1, len(grid.columns) // 12)
-    ax.set_xticks(range(0, len(grid.columns), step), [str(c)[:10] for c in grid.columns[::step]], rotation=45, fontsize=7)
+    labels = [str(c)[:10] for c in grid.columns[::step]]
+    ax.set_xticks(range(0, len(grid.columns), step), labels, rotation=45, fontsize=7)
     ax.set_title("On-shelf availability by store and week")
     fig.colorbar(image, ax=ax, label="OSA %")
     fig.tight_layout()
