@@ -30,8 +30,9 @@ def feature_collection_to_frame(text: str) -> pd.DataFrame:
     as GeoJSON text (null when absent, which the contract quarantines).
     """
     collection = json.loads(text)
-    if collection.get("type") != "FeatureCollection":
-        raise ValueError(f"expected a GeoJSON FeatureCollection, got type {collection.get('type')!r}")
+    kind = collection.get("type") if isinstance(collection, dict) else type(collection).__name__
+    if kind != "FeatureCollection":
+        raise ValueError(f"expected a GeoJSON FeatureCollection, got {kind!r}")
     rows = []
     for position, feature in enumerate(collection.get("features") or [], start=1):
         props = feature.get("properties") or {}
