@@ -27,11 +27,11 @@ HORIZON = "horizon"
 
 def quiet_stan_logging() -> None:
     """Silence cmdstanpy's per-fit chatter and Prophet's info lines (thousands of fits fill the logs)."""
+    logging.getLogger("prophet").setLevel(logging.WARNING)
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # "plotly not installed" on every import
     from cmdstanpy.utils import get_logger
 
     get_logger().setLevel(logging.ERROR)  # get_logger first: it resets the level the first time it runs
-    logging.getLogger("prophet").setLevel(logging.WARNING)
-    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
 
 
 def seasonal_naive_state(y: np.ndarray, last_date: dt.date, season: int, interval_width: float) -> dict[str, Any]:
@@ -103,9 +103,9 @@ class DemandForecaster(mlflow.pyfunc.PythonModel):
         kind, state = self.states[key]
         if key not in self.loaded:  # deserialise on first use: loading every Prophet up front is slow
             if kind == PROPHET:
+                quiet_stan_logging()
                 from prophet.serialize import model_from_json
 
-                quiet_stan_logging()
                 self.loaded[key] = model_from_json(state)
             else:
                 self.loaded[key] = json.loads(state)

@@ -1,0 +1,120 @@
+"""The forecasting job end to end through the local runner: generated data, re-runs, MLflow model, a user's file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from pyspark.sql import functions as F
+
+from shared.bundle import load_bundle
+from shared.registry import model_name
+from shared.runner import run_job
+from shared.tables import LocalTableStore
+from usecases.forecasting.generate import simulate_series
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+KEYS = ["store_id", "item_id"]
+SMALL = {"stores": "2", "items": "5", "history_days": "800", "horizon": "28", "backtest_folds": "2",
+         "backtest_horizon": "28", "uncertainty_samples": "50", "intermittent_share": "0.1", "short_share": "0.1",
+         "plot_series": "2"}
+
+
+def quiet(_: str) -> None:
+    """Runner echo sink."""
+
+
+@pytest.mark.slow
+def test_generated_run_beats_the_baseline_reruns_cleanly_and_the_model_reproduces_forecasts(
+    spark, warehouse: Path, mlflow_store: str, tmp_path: Path
+) -> None:
+    bundle, scratch = load_bundle(REPO_ROOT), tmp_path / "scratch"
+    overrides = {**SMALL, "scratch_dir": str(scratch)}
+    run_job(bundle, "forecasting", overrides=overrides, warehouse=str(warehouse), echo=quiet)
+    store = LocalTableStore(spark, "main", "ml_use_cases", warehouse)
+
+    # Prophet beats seasonal-naive (lower MASE on the same scale) on >= 80% of the regular series
+    regular = (store.read("sales_series_truth").filter(F.col("series_kind") == "regular")
+               .select(*[F.col(k).cast("string").alias(k) for k in KEYS]))
+    paired = (store.read("forecast_metrics").join(regular, KEYS).groupBy(*KEYS)
+              .pivot("model", ["prophet", "seasonal_naive"]).agg(F.first("mase")).toPandas())
+    assert len(paired) >= 5
+    assert (paired["prophet"] < paired["seasonal_naive"]).mean() >= 0.8
+
+    first = store.read("forecasts").toPandas()
+    series = store.read("sales_prepared").select(*KEYS).distinct().count()
+    assert len(first) == series * 28 and not first.duplicated([*KEYS, "ds"]).any()
+    assert first["yhat_lower"].notna().all() and list(scratch.iterdir()) == []
+
+    # re-running the same training date leaves one copy of each forecast row
+    for task in ("train_forecast", "publish"):
+        run_job(bundle, "forecasting", overrides=overrides, only_task=task, warehouse=str(warehouse), echo=quiet)
+    forecasts = store.read("forecasts").toPandas()
+    assert len(forecasts) == len(first) and not forecasts.duplicated([*KEYS, "ds", "training_date"]).any()
+    assert forecasts["run_id"].nunique() == 1 and store.read("forecast_models").count() == series
+
+    # the registered pyfunc, loaded back from MLflow, reproduces the job's forecasts
+    name = model_name("main", "ml_use_cases", "demand_forecaster")
+    latest = max(int(v.version) for v in MlflowClient().search_model_versions(f"name='{name}'"))
+    assert latest == 2 and str(MlflowClient().get_model_version_by_alias(name, "champion").version) == "1"
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{latest}")
+    requests = forecasts[KEYS].drop_duplicates().assign(horizon=28)
+    served = model.predict(requests).assign(ds=lambda d: pd.to_datetime(d["ds"]))
+    joined = forecasts.assign(ds=pd.to_datetime(forecasts["ds"])).merge(served, on=[*KEYS, "ds"],
+                                                                       suffixes=("", "_served"))
+    assert len(joined) == len(forecasts)
+    for column in ("yhat", "yhat_lower", "yhat_upper"):
+        np.testing.assert_allclose(joined[column], joined[f"{column}_served"], rtol=1e-9)
+    assert (joined["model"] == joined["model_served"]).all()
+
+
+def user_sales(path: Path) -> Path:
+    """A user's CSV keyed by (region, sku): four regular series, plus constant, all-NaN and two-point series."""
+    end = dt.date(2024, 3, 31)
+    frames = []
+    for i in range(4):
+        spec = pd.Series({"store": 1, "item": i, "level": 20.0 + 10 * i, "growth": 0.1, "yearly_amplitude": 0.1,
+                          "yearly_phase": 0.0, "holiday_uplift": 0.0, "start_offset": 400})
+        frames.append(simulate_series(spec, 11, end, []).assign(region="east", sku=f"sku-{i}"))
+    days = pd.date_range(end=end, periods=200).date
+    frames += [pd.DataFrame({"date": days, "units_sold": 5.0, "region": "west", "sku": "constant"}),
+               pd.DataFrame({"date": days, "units_sold": np.nan, "region": "west", "sku": "all-nan"}),
+               pd.DataFrame({"date": days[-2:], "units_sold": [1.0, 3.0], "region": "west", "sku": "two-points"}),
+               pd.DataFrame({"date": [end], "units_sold": [-4.0], "region": "west", "sku": "negative"})]
+    sales = pd.concat(frames)[["region", "sku", "date", "units_sold"]]
+    sales.to_csv(path / "my_sales.csv", index=False)
+    return path / "my_sales.csv"
+
+
+@pytest.mark.slow
+def test_users_file_with_other_keys_and_broken_series(spark, warehouse: Path, mlflow_store: str,
+                                                      tmp_path: Path) -> None:
+    csv = user_sales(tmp_path)
+    overrides = {"sales_table": str(csv), "key_columns": "region,sku", "horizon": "14", "backtest_folds": "1",
+                 "backtest_horizon": "14", "min_history_days": "60", "uncertainty_samples": "0",
+                 "holidays_country": "", "plot_series": "1", "scratch_dir": str(tmp_path / "scratch")}
+    results = run_job(load_bundle(REPO_ROOT), "forecasting", overrides=overrides, warehouse=str(warehouse),
+                      echo=quiet)
+    assert results[0].report.rows_out == 0  # a user's file is never overwritten by generation
+    store = LocalTableStore(spark, "main", "ml_use_cases", warehouse)
+    assert not store.exists("sales")
+
+    assert store.read("sales_quarantine").select("sku", "reason").collect() == [("negative", "units_sold must be >= 0")]
+    reasons = {r["sku"]: r["reason"] for r in store.read("sales_series_quarantine").select("sku", "reason").collect()}
+    assert reasons == {"all-nan": "no observed units_sold values",
+                       "two-points": "too short: 2 observed days < min_history_days=60"}
+    errors = store.read("forecast_errors").collect()
+    assert [(e["region"], e["sku"], e["error_type"], e["fallback_model"]) for e in errors] == [
+        ("west", "constant", "UnmodelableSeries", "seasonal_naive")]
+
+    forecasts = store.read("forecasts").toPandas()
+    per_series = forecasts.groupby(["region", "sku"]).size().to_dict()
+    assert per_series == {("east", f"sku-{i}"): 14 for i in range(4)} | {("west", "constant"): 14}
+    assert set(forecasts.loc[forecasts["sku"] == "constant", "yhat"]) == {5.0}
+    assert forecasts["yhat_lower"].isna().all()  # no intervals asked for: none sampled
+    assert (forecasts.loc[forecasts["sku"] != "constant", "model"] == "prophet").all()

@@ -1,0 +1,93 @@
+"""Per-series forecasting in plain pandas: Prophet, the seasonal-naive fallback, cmdstan scratch clean-up."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from usecases.forecasting import model as model_module
+from usecases.forecasting.backtest import backtest_one_series, fold_origins
+from usecases.forecasting.forecaster_model import DemandForecaster
+from usecases.forecasting.generate import simulate_series
+from usecases.forecasting.model import ProphetSettings, forecast_one_series
+
+END = dt.date(2024, 6, 30)
+KEYS = ["store_id", "item_id"]
+
+
+def series_frame(values: np.ndarray | None = None, days: int = 800) -> pd.DataFrame:
+    """A prepared series (store_id, item_id, date, units_sold) ending on END."""
+    if values is None:
+        spec = pd.Series({"store": 1, "item": 2, "level": 30.0, "growth": 0.1, "yearly_amplitude": 0.2,
+                          "yearly_phase": 30.0, "holiday_uplift": 0.3, "start_offset": days})
+        sold = simulate_series(spec, 5, END, [])
+        calendar = pd.DataFrame({"date": pd.date_range(end=END, periods=days).date})
+        frame = calendar.merge(sold[["date", "units_sold"]], on="date", how="left").fillna({"units_sold": 0})
+    else:
+        frame = pd.DataFrame({"date": pd.date_range(end=END, periods=len(values)).date, "units_sold": values})
+    return frame.assign(store_id="1", item_id="2")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> ProphetSettings:
+    return ProphetSettings(horizon=30, growth="linear", seasonality_mode="multiplicative", interval_width=0.8,
+                           uncertainty_samples=50, holidays_country="", season_length=7, seed=3,
+                           scratch_dir=str(tmp_path / "scratch"))
+
+
+def test_prophet_forecasts_the_horizon_and_leaves_no_cmdstan_files(settings: ProphetSettings) -> None:
+    row = forecast_one_series(series_frame(), KEYS, settings).iloc[0]
+    assert row["model"] == "prophet" and row["error"] is None and row["n_obs"] == 800
+    assert list(row["ds"]) == [END + dt.timedelta(days=d) for d in range(1, 31)]
+    assert all(lo <= y <= hi for lo, y, hi in zip(row["yhat_lower"], row["yhat"], row["yhat_upper"], strict=True))
+    assert list(Path(settings.scratch_dir).iterdir()) == []  # the per-fit folder is gone
+    assert json.loads(row["model_state"])["seasonality_mode"] == "multiplicative"
+
+
+def test_constant_series_falls_back_to_seasonal_naive_with_the_reason(settings: ProphetSettings) -> None:
+    row = forecast_one_series(series_frame(np.full(200, 4.0)), KEYS, settings).iloc[0]
+    assert row["model"] == "seasonal_naive" and row["error_type"] == "UnmodelableSeries"
+    assert "constant series" in row["error"] and set(row["yhat"]) == {4.0}
+
+
+def test_a_failing_fit_falls_back_and_cleans_up(settings: ProphetSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(history, settings, workdir):  # noqa: ANN001, ANN202
+        Path(workdir, "partial.csv").write_text("half-written cmdstan output")
+        raise RuntimeError("Error during optimization! planted")
+
+    monkeypatch.setattr(model_module, "fit_prophet", explode)
+    row = forecast_one_series(series_frame(days=120), KEYS, settings).iloc[0]
+    assert row["model"] == "seasonal_naive" and row["error"] == "Error during optimization! planted"
+    assert len(row["yhat"]) == 30 and list(Path(settings.scratch_dir).iterdir()) == []
+
+
+def test_pyfunc_reproduces_the_per_series_forecasts(settings: ProphetSettings, tmp_path: Path) -> None:
+    rows = pd.concat([forecast_one_series(series_frame(), KEYS, settings),
+                      forecast_one_series(series_frame(np.full(100, 2.0)).assign(item_id="3"), KEYS, settings)])
+    series_file, meta = tmp_path / "series.jsonl", tmp_path / "meta.json"
+    series_file.write_text("".join(json.dumps({"key": [r.store_id, r.item_id], "model": r.model,
+                                               "state": r.model_state}) + "\n" for r in rows.itertuples()))
+    meta.write_text(json.dumps({"key_columns": KEYS, "seed": settings.seed, "intervals": True}))
+    forecaster = DemandForecaster()
+    forecaster.load_context(SimpleNamespace(artifacts={"series_models": str(series_file), "meta": str(meta)}))
+    out = forecaster.predict(None, pd.DataFrame({"store_id": [1, "1"], "item_id": ["2", "3"], "horizon": [30, 30]}))
+    np.testing.assert_allclose(out["yhat"], np.concatenate(rows["yhat"].to_list()))
+    np.testing.assert_allclose(out["yhat_upper"], np.concatenate(rows["yhat_upper"].to_list()))
+    assert len(forecaster.predict(None, pd.DataFrame({"store_id": ["1"], "item_id": ["2"], "horizon": [400]}))) == 400
+    with pytest.raises(ValueError, match="unknown series"):
+        forecaster.predict(None, pd.DataFrame({"store_id": ["9"], "item_id": ["9"], "horizon": [3]}))
+
+
+def test_backtest_reports_both_models_over_the_last_folds(settings: ProphetSettings) -> None:
+    assert fold_origins(100, 3, 10, 28) == [70, 80, 90]
+    assert fold_origins(50, 3, 10, 28) == [30, 40]
+    metrics = backtest_one_series(series_frame(days=500), KEYS, settings, 2, 14, 28)
+    assert set(metrics["model"]) == {"prophet", "seasonal_naive"}
+    assert (metrics["folds"] == 2).all() and (metrics["points"] == 28).all()
+    assert metrics[["mae", "rmse", "smape", "mase"]].notna().all().all()

@@ -1,0 +1,60 @@
+"""Prepare on Spark: contract, calendar completion under both fill policies, quarantine of unmodelable series."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from shared.contracts import apply_contract
+from usecases.forecasting.prepare import prepare_sales, resolve_training_date, sales_contract
+
+KEYS = ["region", "sku"]
+D = dt.date(2024, 1, 1)
+
+
+def day(n: int) -> dt.date:
+    return D + dt.timedelta(days=n)
+
+
+@pytest.fixture
+def sales(spark):
+    rows = [("north", "a", day(i), 3.0) for i in range(20) if i != 4]  # 2024-01-05 absent
+    rows[7] = ("north", "a", day(8), None)  # present but unknown
+    rows += [("north", "b", day(18), 1.0), ("north", "b", day(19), 2.0)]  # two points
+    rows += [("south", "a", day(i), None) for i in range(20)]  # never observed
+    rows += [("north", "a", day(25), 9.0), ("south", "b", day(3), -1.0)]  # after the cut-off; negative
+    return spark.createDataFrame(rows, "region string, sku string, date date, units_sold double")
+
+
+@pytest.mark.parametrize(("policy", "gap_value"), [("zero", 0.0), ("missing", None)])
+def test_calendars_are_completed_and_short_series_quarantined(spark, sales, policy: str, gap_value) -> None:  # noqa: ANN001
+    contract = apply_contract(sales, sales_contract(KEYS))
+    assert contract.rows_quarantined == 1  # the negative value
+    training_date = day(19)
+    result = prepare_sales(contract.valid, KEYS, training_date, policy, min_history_days=14)
+    prepared = result.prepared
+    assert prepared.select(*KEYS).distinct().collect() == [("north", "a")]
+    assert prepared.count() == 20 and prepared.agg(F.max("date")).first()[0] == training_date
+    gap = prepared.filter(F.col("date") == day(4)).first()
+    assert gap["is_filled"] and gap["units_sold"] == gap_value
+    unknown = prepared.filter(F.col("date") == day(8)).first()
+    assert unknown["units_sold"] is None and not unknown["is_filled"]
+    reasons = result.quarantined.groupBy("region", "sku", "reason").count()
+    expected = spark.createDataFrame(
+        [("north", "b", "too short: 2 observed days < min_history_days=14", 2),
+         ("south", "a", "no observed units_sold values", 20)],
+        "region string, sku string, reason string, count bigint")
+    assert_df_equality(reasons, expected, ignore_row_order=True, ignore_nullable=True)
+    assert result.series_quarantined == 2
+    # every input row is accounted for: prepared (observed) + quarantined + after the cut-off + contract rejects
+    observed = prepared.filter(~F.col("is_filled")).count()
+    after = contract.valid.filter(F.col("date") > F.lit(training_date)).count()
+    assert observed + result.quarantined.count() + after + contract.rows_quarantined == sales.count()
+
+
+def test_training_date_defaults_to_the_latest_sale(sales) -> None:
+    assert resolve_training_date("", sales) == day(25)
+    assert resolve_training_date("2024-01-10", sales) == day(9)
