@@ -27,10 +27,11 @@ HORIZON = "horizon"
 
 def quiet_stan_logging() -> None:
     """Silence cmdstanpy's per-fit chatter and Prophet's info lines (thousands of fits fill the logs)."""
-    logging.getLogger("prophet").setLevel(logging.WARNING)
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # "plotly not installed" on every import
+    import prophet  # noqa: F401 - importing it sets the "prophet" logger to INFO, so override afterwards
     from cmdstanpy.utils import get_logger
 
+    logging.getLogger("prophet").setLevel(logging.WARNING)
     get_logger().setLevel(logging.ERROR)  # get_logger first: it resets the level the first time it runs
 
 

@@ -18,7 +18,7 @@ TASKS_PER_CORE = 2  # a few tasks per core so a core that finishes early takes t
 
 
 def default_parallelism(spark: SparkSession) -> int:
-    """Cores Spark schedules on: ``defaultParallelism``, or the shuffle partitions on Spark Connect."""
+    """Spark's parallelism hint: ``defaultParallelism``, or the shuffle partitions on Spark Connect."""
     try:
         return int(spark.sparkContext.defaultParallelism)
     except Exception:  # noqa: BLE001 - Spark Connect (serverless) has no SparkContext
