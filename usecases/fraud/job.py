@@ -17,12 +17,13 @@ from usecases.fraud import contracts, labels, model, sampling
 from usecases.fraud.config import FraudConfig
 from usecases.fraud.features import FeatureSpec, add_features, default_spec
 from usecases.fraud.generate import generate_transactions
-from usecases.fraud.scoring import review_queue, score_with_sql
+from usecases.fraud.scoring import jit_friendly_codegen, review_queue, score_with_sql
 from usecases.fraud.serving import INPUT_COLUMNS, FraudTreeModel, predict_frame
 from usecases.fraud.tree_to_sql import rules_to_sql_file, tree_to_rules, tree_to_sql
 
 MODEL = "fraud_tree"
 KEY_METRIC = "pr_auc"
+TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]  # our own tree, written by the train task a moment earlier
 
 
 def run_generate(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
@@ -63,7 +64,7 @@ def _train_variant(cfg: FraudConfig, variant: str, train_pdf, test_pdf, spec: Fe
         tracking.log_figure(model.importance_figure(tree, spec.feature_names), "feature_importances.png")
         tracking.log_dict(dict(zip(spec.feature_names, map(float, tree.feature_importances_), strict=True)),
                           "feature_importances.json")
-        info = mlflow.sklearn.log_model(tree, name="model")
+        info = mlflow.sklearn.log_model(tree, name="model", skops_trusted_types=TRUSTED_TYPES)
     return {"run_id": run.info.run_id, "variant": variant, "model_uri": info.model_uri,
             "max_depth": int(tree.max_depth), "feature_spec": spec.to_json(),
             **{k: float(metrics[k]) for k in ("pr_auc", "roc_auc", "precision", "recall", "f1")},
@@ -99,7 +100,8 @@ def run_compile(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
     best = runs.orderBy(F.col("trained_at").desc()).first()
     if best is None:
         raise ValueError(f"{cfg.training_runs_table} has no balanced training run; run the train task first")
-    tree = mlflow.sklearn.load_model(best["model_uri"]) if mlflow.get_tracking_uri() else None
+    tracking.configure_tracking()
+    tree = mlflow.sklearn.load_model(best["model_uri"])
     spec = FeatureSpec.from_json(best["feature_spec"])
     scoring_sql, rules = tree_to_sql(tree, spec), tree_to_rules(tree, spec)
     name = model_name(cfg.catalog, cfg.schema, MODEL)
@@ -116,7 +118,7 @@ def run_compile(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
         registration = register_model(info.model_uri, name, KEY_METRIC, float(best[KEY_METRIC]), True)
         tracking.log_metrics({KEY_METRIC: best[KEY_METRIC], "fraud_rules": len(rules), "sql_chars": len(scoring_sql),
                               "promoted": int(registration.promoted)})
-    version = registration.version
+    version = str(registration.version)
     rule_rows = [Row(model_version=version, rule_id=r.rule_id, condition=r.condition, support=r.support,
                      precision=r.precision) for r in rules]
     rules_schema = "model_version string, rule_id int, condition string, support bigint, precision double"
@@ -136,7 +138,7 @@ def _scoring_model(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> Row:
     tracking.configure_tracking()
     try:
         champion = mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION).version
-        chosen = compiled.filter(F.col("model_version") == champion).first()
+        chosen = compiled.filter(F.col("model_version") == str(champion)).first()
     except mlflow.exceptions.MlflowException:
         chosen = None
     chosen = chosen or compiled.orderBy(F.col("compiled_at").desc()).first()
@@ -148,9 +150,10 @@ def _scoring_model(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> Row:
 def run_score(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
     chosen = _scoring_model(ctx, cfg)
     valid, rows_in = ctx.read_with_contract(cfg.transactions_table, contracts.TRANSACTIONS)
-    scores = score_with_sql(add_features(valid), chosen["scoring_sql"], chosen["model_version"],
+    scores = score_with_sql(add_features(valid), chosen["scoring_sql"], str(chosen["model_version"]),
                             cfg.review_band_low, cfg.review_band_high, cfg.min_leaf_support)
-    ctx.tables.write(scores, cfg.scores_table)
+    with jit_friendly_codegen(ctx.spark):
+        ctx.tables.write(scores, cfg.scores_table)
     written = ctx.tables.read(cfg.scores_table)
     ctx.tables.write(review_queue(written), cfg.review_queue_table)
     stats = written.agg(F.count("*").alias("n"), F.sum("prediction").alias("flagged"),

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score  # noqa: E402
 from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
@@ -51,11 +52,18 @@ def evaluate(model: DecisionTreeClassifier, x: np.ndarray, y: np.ndarray) -> dic
     }
 
 
+def _figure(size: tuple[float, float]) -> Figure:
+    """A pyplot-free figure with an Agg canvas (plot_tree measures text, so it needs a renderer)."""
+    fig = Figure(figsize=size)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def confusion_figure(metrics: dict[str, float], title: str) -> Figure:
     """The confusion matrix as a labelled heat map."""
     cells = np.array([[metrics["true_negatives"], metrics["false_positives"]],
                       [metrics["false_negatives"], metrics["true_positives"]]])
-    fig = Figure(figsize=(4, 4))
+    fig = _figure((4, 4))
     ax = fig.subplots()
     ax.imshow(cells, cmap="Blues")
     for (i, j), value in np.ndenumerate(cells):
@@ -70,7 +78,7 @@ def confusion_figure(metrics: dict[str, float], title: str) -> Figure:
 
 def tree_figure(model: DecisionTreeClassifier, feature_names: list[str], max_depth: int = 4) -> Figure:
     """The top of the tree (readable depth) with split features and class mix."""
-    fig = Figure(figsize=(20, 10))
+    fig = _figure((20, 10))
     plot_tree(model, feature_names=feature_names, class_names=["legit", "fraud"], filled=True,
               max_depth=max_depth, fontsize=7, ax=fig.subplots())
     return fig
@@ -79,7 +87,7 @@ def tree_figure(model: DecisionTreeClassifier, feature_names: list[str], max_dep
 def importance_figure(model: DecisionTreeClassifier, feature_names: list[str]) -> Figure:
     """Impurity-based feature importances, largest first."""
     order = np.argsort(model.feature_importances_)
-    fig = Figure(figsize=(6, 4))
+    fig = _figure((6, 4))
     ax = fig.subplots()
     ax.barh([feature_names[i] for i in order], model.feature_importances_[order])
     ax.set_xlabel("importance")
