@@ -76,11 +76,13 @@ def make_zones(n_zones: int, seed: int, plant_bad_rows: bool = True) -> pd.DataF
     return pd.DataFrame({"zone_id": ids, "name": [f"zone_{i:05d}" for i in ids], "geometry": texts})
 
 
-def make_points(n_points: int, zones: pd.DataFrame, seed: int, plant_bad_rows: bool = True) -> pd.DataFrame:
-    """Points table: point_id, lat, lon, ts, value. Clustered around hotspots (65%), uniform background (20%),
-    and on or within 1e-6 degrees of zone edges and vertices (15%) to exercise the boundary rules."""
+def make_points(n_points: int, zones: pd.DataFrame, seed: int, plant_bad_rows: bool = True,
+                edge_fraction: float = 0.15) -> pd.DataFrame:
+    """Points table: point_id, lat, lon, ts, value. Clustered around hotspots, a uniform background (20%), and
+    ``edge_fraction`` on or within 1e-6 degrees of zone edges and vertices to exercise the boundary rules."""
     rng = np.random.default_rng(seed + 1)
-    n_cluster, n_edge = int(n_points * 0.65), int(n_points * 0.15)
+    n_edge = int(n_points * edge_fraction)
+    n_cluster = int(n_points * 0.8) - n_edge
     n_uniform = n_points - n_cluster - n_edge
     hot = rng.uniform([CENTER_LON - HALF_LON, CENTER_LAT - HALF_LAT], [CENTER_LON + HALF_LON, CENTER_LAT + HALF_LAT],
                       size=(12, 2))

@@ -17,9 +17,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, LongType, StructField, StructType
 
 from shared.config import ConfigError
-from usecases.geospatial.exact import ZoneSet, strtree_match
+from usecases.geospatial.exact import ZoneSet, first_zone_per_point, strtree_match
 
 MATCH_SCHEMA = StructType([StructField("point_id", LongType(), False), StructField("zone_id", LongType(), False)])
+BROADCAST_MAX_CELLS = 5_000_000  # about 200 MB of lookup rows on every executor
 ZONE_COLUMNS = (StructField("zone_id", LongType(), True), StructField("n_zones", IntegerType(), False))
 
 
@@ -50,15 +51,35 @@ def choose_strategy(requested: str, share_interior: float, min_interior_share: f
     return "h3" if share_interior >= min_interior_share else "strtree"
 
 
-def _exact_boundary(batches: Iterator[pd.DataFrame], zones: ZoneSet) -> Iterator[pd.DataFrame]:
-    """Candidates (point_id, lon, lat, zone_id, is_boundary) -> matches (point_id, zone_id)."""
+def cell_lookup(zone_cells: DataFrame) -> DataFrame:
+    """zone_cells -> one row per cell: cell, interior (sorted zone ids), boundary (sorted zone ids needing a check)."""
+    empty = F.array().cast("array<bigint>")
+    return zone_cells.groupBy("cell").agg(
+        F.coalesce(F.array_sort(F.collect_list(F.when(~F.col("is_boundary"), F.col("zone_id")))), empty)
+        .alias("interior"),
+        F.coalesce(F.array_sort(F.collect_list(F.when(F.col("is_boundary"), F.col("zone_id")))), empty)
+        .alias("boundary"),
+    )
+
+
+def _flatten(lists: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column of id arrays -> (row index repeated per id, ids), for vectorized work on ragged lists."""
+    lengths = lists.map(len).to_numpy()
+    if lengths.sum() == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.repeat(np.arange(len(lists)), lengths), np.concatenate(lists.to_list()).astype(np.int64)
+
+
+def _exact_boundary(batches: Iterator[pd.DataFrame], zones: ZoneSet, columns: list[str]) -> Iterator[pd.DataFrame]:
+    """Point rows with their cell's interior and boundary zone ids -> point rows with zone_id and n_zones."""
     for pdf in batches:
-        check = pdf["is_boundary"].to_numpy(bool)
-        keep = ~check
-        rows = np.flatnonzero(check)
-        positions = zones.index_of(pdf["zone_id"].to_numpy(np.int64)[rows])
-        keep[rows] = zones.hits(positions, pdf["lon"].to_numpy()[rows], pdf["lat"].to_numpy()[rows])
-        yield pdf.loc[keep, ["point_id", "zone_id"]]
+        rows_in, zone_in = _flatten(pdf["interior"])
+        rows_b, zone_b = _flatten(pdf["boundary"])
+        inside = zones.hits(zones.index_of(zone_b), pdf["lon"].to_numpy()[rows_b], pdf["lat"].to_numpy()[rows_b])
+        zone_id, n_zones = first_zone_per_point(len(pdf), np.r_[rows_in, rows_b[inside]],
+                                                np.r_[zone_in, zone_b[inside]])
+        yield pdf[columns].assign(zone_id=pd.array(np.where(np.isnan(zone_id), pd.NA, zone_id), dtype="Int64"),
+                                  n_zones=n_zones)
 
 
 def _exact_pairs(batches: Iterator[pd.DataFrame], zones: ZoneSet) -> Iterator[pd.DataFrame]:
@@ -77,12 +98,23 @@ def _attach(points: DataFrame, matches: DataFrame) -> DataFrame:
     return joined.select(*points.columns, "zone_id", F.coalesce("n_zones", F.lit(0)).alias("n_zones"))
 
 
-def join_h3(points: DataFrame, zone_cells: DataFrame, zones: ZoneSet) -> DataFrame:
-    """H3 hybrid: equi-join points (point_id, lat, lon, cell) with zone_cells on ``cell``; interior-cell pairs
-    are matches as they are, boundary-cell pairs go through the vectorized exact check."""
-    candidates = points.select("point_id", "lon", "lat", "cell").join(zone_cells, "cell")
-    matches = candidates.drop("cell").mapInPandas(partial(_exact_boundary, zones=zones), schema=MATCH_SCHEMA)
-    return _attach(points, matches)
+def join_h3(points: DataFrame, zone_cells: DataFrame, zones: ZoneSet, broadcast_cells: bool = True) -> DataFrame:
+    """H3 hybrid: points (point_id, lat, lon, cell, ...) look up their cell's zones with an equi-join on ``cell``.
+
+    A point whose cell has no boundary zones is decided by the join alone (lowest interior zone id, in Spark SQL);
+    only points whose cell has boundary zones go through the vectorized exact check in ``mapInPandas``. With the
+    per-cell lookup broadcast, no point row is shuffled.
+    """
+    lookup = cell_lookup(zone_cells)
+    joined = points.join(F.broadcast(lookup) if broadcast_cells else lookup, "cell", "left")
+    empty = F.array().cast("array<bigint>")
+    joined = joined.withColumns({"interior": F.coalesce("interior", empty), "boundary": F.coalesce("boundary", empty)})
+    decided = joined.filter(F.size("boundary") == 0).select(
+        *points.columns, F.array_min("interior").alias("zone_id"), F.size("interior").cast("int").alias("n_zones"))
+    schema = StructType([*points.schema.fields, *ZONE_COLUMNS])
+    checked = joined.filter(F.size("boundary") > 0).mapInPandas(
+        partial(_exact_boundary, zones=zones, columns=points.columns), schema=schema)
+    return decided.unionByName(checked)
 
 
 def _strtree_batches(batches: Iterator[pd.DataFrame], zones: ZoneSet) -> Iterator[pd.DataFrame]:
@@ -107,10 +139,12 @@ def join_geometry_only(points: DataFrame, zones: ZoneSet) -> DataFrame:
     return _attach(points, pairs.mapInPandas(partial(_exact_pairs, zones=zones), schema=MATCH_SCHEMA))
 
 
-def join_points(points: DataFrame, zone_cells: DataFrame, zones: ZoneSet, strategy: str) -> DataFrame:
-    """Dispatch to a strategy ('h3' or 'strtree'); both give identical ``points_zoned``."""
+def join_points(points: DataFrame, zone_cells: DataFrame, zones: ZoneSet, strategy: str,
+                n_cells: int = 0) -> DataFrame:
+    """Dispatch to a strategy ('h3' or 'strtree'); both give identical ``points_zoned``. The per-cell lookup is
+    broadcast up to BROADCAST_MAX_CELLS cells, beyond that Spark shuffles both sides on ``cell``."""
     if strategy == "h3":
-        return join_h3(points, zone_cells, zones)
+        return join_h3(points, zone_cells, zones, broadcast_cells=n_cells <= BROADCAST_MAX_CELLS)
     if strategy == "strtree":
         return join_strtree(points, zones)
     raise ConfigError(f"unknown join strategy {strategy!r}")

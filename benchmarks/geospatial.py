@@ -1,0 +1,152 @@
+"""Geospatial benchmark: H3-hybrid vs STRtree vs geometry-only point-in-zone joins on local Spark, plus H3 indexing
+throughput per core on Spark vs a plain h3 loop in one process. All joins must give identical points_zoned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import pandas as pd
+
+
+def _timed(fn) -> tuple[float, object]:  # noqa: ANN001 - a zero-argument callable
+    started = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - started, out
+
+
+def _run(df) -> None:  # noqa: ANN001 - a Spark DataFrame; "noop" computes every row and writes nothing
+    df.write.format("noop").mode("overwrite").save()
+
+
+def _result(df) -> pd.DataFrame:  # noqa: ANN001
+    out = df.select("point_id", "zone_id", "n_zones").toPandas().sort_values("point_id").reset_index(drop=True)
+    return out.astype({"zone_id": "float64", "n_zones": "int64"})
+
+
+def scenario(spark, n_points: int, n_zones: int, resolution: int, edge_fraction: float,  # noqa: ANN001
+             geometry_only: bool, seed: int) -> dict[str, object]:
+    """One size: generate, index, cover, then time each join (noop write) and check their results are equal."""
+    from usecases.geospatial.cover import clean_zones, cover_zones
+    from usecases.geospatial.generate import make_points, make_zones
+    from usecases.geospatial.index import index_points
+    from usecases.geospatial.join import (
+        choose_strategy,
+        interior_share,
+        join_geometry_only,
+        join_h3,
+        join_strtree,
+        load_zone_set,
+    )
+
+    zones = make_zones(n_zones, seed, plant_bad_rows=False)
+    points = make_points(n_points, zones, seed, plant_bad_rows=False, edge_fraction=edge_fraction)
+    parts = spark_cores(spark) * 2
+    points_df = spark.createDataFrame(points[["point_id", "lat", "lon", "value"]]).repartition(parts).cache()
+    points_df.count()
+    index_s, _ = _timed(lambda: _run(index_points(points_df, resolution)))
+    indexed = index_points(points_df, resolution).cache()
+    indexed.count()
+    clean, _ = clean_zones(spark.createDataFrame(zones), resolution, 10**8)
+    clean = clean.cache()
+    cover_s, _ = _timed(lambda: cover_zones(clean, resolution).cache().count())
+    zone_cells = cover_zones(clean, resolution).cache()
+    n_cells = zone_cells.count()
+    zone_set = load_zone_set(clean, 10**6)
+    share = interior_share(zone_cells)
+
+    joins = {"a_h3_hybrid": lambda: join_h3(indexed, zone_cells, zone_set),
+             "b_strtree": lambda: join_strtree(points_df, zone_set)}
+    if geometry_only:
+        joins["c_geometry_only"] = lambda: join_geometry_only(points_df, zone_set)
+    seconds, results = {}, {}
+    for name, build in joins.items():
+        seconds[name], _ = _timed(lambda build=build: _run(build()))
+        results[name] = _result(build())
+    reference = results["a_h3_hybrid"]
+    identical = all(r.equals(reference) for r in results.values())
+    out: dict[str, object] = {
+        "points": n_points, "zones": n_zones, "resolution": resolution, "edge_point_fraction": edge_fraction,
+        "zone_cells": n_cells, "interior_cell_share": round(share, 4),
+        "points_in_a_zone_share": round(float(reference["zone_id"].notna().mean()), 4),
+        "auto_strategy": choose_strategy("auto", share, 0.5),
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "index_seconds": round(index_s, 2), "cover_seconds": round(cover_s, 2),
+        "a_plus_index_seconds": round(seconds["a_h3_hybrid"] + index_s, 2),
+        "identical_results": identical,
+        "speedup_a_vs_b": round(seconds["b_strtree"] / seconds["a_h3_hybrid"], 2),
+        "speedup_a_plus_index_vs_b": round(seconds["b_strtree"] / (seconds["a_h3_hybrid"] + index_s), 2),
+    }
+    if geometry_only:
+        out["speedup_a_vs_c"] = round(seconds["c_geometry_only"] / seconds["a_h3_hybrid"], 2)
+        out["speedup_a_plus_index_vs_c"] = round(seconds["c_geometry_only"] / (seconds["a_h3_hybrid"] + index_s), 2)
+        out["speedup_b_vs_c"] = round(seconds["c_geometry_only"] / seconds["b_strtree"], 2)
+    for df in (points_df, indexed, clean, zone_cells):
+        df.unpersist()
+    return out
+
+
+def spark_cores(spark) -> int:  # noqa: ANN001
+    """Task slots of a local master: local[N] -> N, local[*] -> all CPUs."""
+    master = spark.sparkContext.master
+    inside = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
+    return (os.cpu_count() or 1) if inside == "*" else int(inside.split(",")[0])
+
+
+def index_throughput(spark, n_points: int, resolution: int, seed: int) -> dict[str, object]:  # noqa: ANN001
+    """Points indexed per second per core: Spark mapInPandas over cached points vs one plain h3 loop."""
+    from usecases.geospatial.cells import latlng_to_cells
+    from usecases.geospatial.index import index_points
+
+    rng = np.random.default_rng(seed)
+    lat, lon = rng.uniform(40.6, 40.85, n_points), rng.uniform(-74.1, -73.8, n_points)
+    loop_s, cells = _timed(lambda: latlng_to_cells(lat, lon, resolution))
+    cores = spark_cores(spark)
+    df = spark.createDataFrame(pd.DataFrame({"point_id": np.arange(n_points), "lat": lat, "lon": lon}))
+    df = df.repartition(cores).cache()
+    df.count()
+    _run(index_points(df, resolution))  # warm the Python workers
+    spark_s, _ = _timed(lambda: _run(index_points(df, resolution)))
+    same = np.array_equal(np.sort(index_points(df, resolution).select("cell").toPandas()["cell"].to_numpy()),
+                          np.sort(cells))
+    df.unpersist()
+    loop_rate, spark_rate = n_points / loop_s, n_points / spark_s / cores
+    return {"points": n_points, "resolution": resolution, "spark_cores": cores,
+            "plain_loop_points_per_s": round(loop_rate), "spark_points_per_s_per_core": round(spark_rate),
+            "spark_per_core_vs_loop": round(spark_rate / loop_rate, 2), "identical_cells": same,
+            "load_average_1min": round(os.getloadavg()[0], 2)}
+
+
+def run(argv: list[str]) -> dict[str, object]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks geospatial")
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--zones", type=int, default=200)
+    parser.add_argument("--parcels", type=int, default=20_000, help="the many-small-zones size (0 to skip)")
+    parser.add_argument("--resolution", type=int, default=11)
+    parser.add_argument("--parcel-resolution", type=int, default=12)
+    parser.add_argument("--edge-fraction", type=float, default=0.02, help="share of points planted on zone edges")
+    parser.add_argument("--geometry-only-points", type=int, default=None,
+                        help="points for the geometry-only join (c); default: --points")
+    parser.add_argument("--index-points", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("USECASES_SPARK_MASTER", "local[2]")
+    from shared.spark import get_spark
+
+    spark = get_spark("bench-geospatial")
+    result: dict[str, object] = {"spark_master": spark.sparkContext.master}
+    result["index_throughput"] = index_throughput(spark, args.index_points, args.resolution, args.seed)
+    c_points = args.geometry_only_points or args.points
+    if c_points != args.points:
+        result["zones_geometry_only_size"] = scenario(spark, c_points, args.zones, args.resolution,
+                                                      args.edge_fraction, True, args.seed)
+    result["zones"] = scenario(spark, args.points, args.zones, args.resolution, args.edge_fraction,
+                               c_points == args.points, args.seed)
+    if args.parcels:
+        result["parcels"] = scenario(spark, args.points, args.parcels, args.parcel_resolution, args.edge_fraction,
+                                     False, args.seed)
+    return result
