@@ -48,7 +48,7 @@ def run(argv: list[str]) -> dict:
     small_alerts = LocalTableStore(spark, "main", "ml_use_cases", small_wh).read("oos_alerts")
     large_alerts = LocalTableStore(spark, "main", "ml_use_cases", large_wh).read("oos_alerts")
     first_stores = small_alerts.select("store_id").distinct()
-    subset = large_alerts.join(first_stores, "store_id")
+    subset = large_alerts.join(first_stores, "store_id").select(*small_alerts.columns)
     identical = small_alerts.exceptAll(subset).count() == 0 and subset.exceptAll(small_alerts).count() == 0
     rows_small = args.stores * args.items * args.days
     rows_large = 2 * rows_small
