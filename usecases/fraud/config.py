@@ -22,7 +22,7 @@ class FraudConfig(JobConfig):
     label_rules_file: str = ""
     rows: int = 200_000
     test_fraction: float = 0.2
-    negatives_per_positive: float = 5.0
+    negatives_per_positive: float = 10.0
     max_train_rows: int = 200_000
     max_eval_rows: int = 500_000
     depth_grid: tuple[int, ...] = (3, 5, 7, 10)
