@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import mlflow
-import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from pyspark.sql import DataFrame
@@ -59,11 +58,9 @@ def forecaster_signature(keys: list[str]) -> ModelSignature:
 
 def requirements() -> list[str]:
     """Pinned serving requirements, so MLflow does not have to infer them (slow: it loads the model)."""
-    import numpy
-    import prophet
+    from importlib.metadata import version  # not importing prophet here: its import logs a plotly error
 
-    return [f"mlflow=={mlflow.__version__}", f"prophet=={prophet.__version__}", f"pandas=={pd.__version__}",
-            f"numpy=={numpy.__version__}"]
+    return [f"{name}=={version(name)}" for name in ("mlflow", "prophet", "pandas", "numpy")]
 
 
 def log_and_register_forecaster(results: DataFrame, cfg: ForecastingConfig,
