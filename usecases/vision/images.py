@@ -51,7 +51,10 @@ def decode_image(content: bytes | None, size: int, mode: str) -> tuple[bytes | N
 
 def read_file_bytes(path: str) -> bytes | None:
     """Bytes of a local or mounted (/Volumes, /dbfs) file; None when it cannot be read."""
-    local = path[len("file:"):] if path.startswith("file:") else path
+    local = path
+    for scheme in ("file:", "dbfs:"):  # Spark's URIs for local files and for /Volumes on Databricks
+        if local.startswith(scheme):
+            local = local[len(scheme):]
     try:
         with open(local, "rb") as fh:
             return fh.read()
