@@ -18,9 +18,14 @@ READ_BATCH_ROWS = 512
 
 
 def export_shards(prepared: DataFrame, split: str, folder: str, num_shards: int) -> None:
-    """Write one split's (pixels, label_index) as ``num_shards`` near-equal Parquet files (round-robin)."""
-    rows = prepared.filter(F.col("split") == split).select(*SHARD_COLUMNS)
-    rows.repartition(num_shards).write.mode("overwrite").parquet(folder)
+    """Write one split's (pixels, label_index) as ``num_shards`` near-equal Parquet files (round-robin).
+
+    Sorting by path before and after the shuffle makes each shard's rows and their order the same on every
+    run (a shuffle's fetch order is not), so a seeded training run is repeatable.
+    """
+    rows = prepared.filter(F.col("split") == split).select("path", *SHARD_COLUMNS).orderBy("path")
+    shards = rows.repartition(num_shards).sortWithinPartitions("path").drop("path")
+    shards.write.mode("overwrite").parquet(folder)
 
 
 def shard_files(folder: str | Path) -> list[Path]:

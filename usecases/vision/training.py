@@ -55,11 +55,14 @@ class EpochMetricsLogger(Callback):
         self.history: list[dict[str, float]] = []
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._record(trainer)
+        # Callbacks run before the module's own epoch-end hook, so the train loss is reduced here (all ranks).
+        mean = pl_module.loss_sum / max(1, pl_module.loss_batches)  # type: ignore[operator]
+        self._record(trainer, float(trainer.strategy.reduce(mean, reduce_op="mean")))
 
     @rank_zero_only
-    def _record(self, trainer: L.Trainer) -> None:
+    def _record(self, trainer: L.Trainer, train_loss: float) -> None:
         row = {k: float(trainer.callback_metrics[k]) for k in EPOCH_METRICS if k in trainer.callback_metrics}
+        row["train_loss"] = train_loss
         self.history.append({"epoch": float(trainer.current_epoch), **row})
         if self.run_id:
             from mlflow.entities import Metric
