@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from shared.config import ConfigError
 from shared.task import TaskContext, TaskEntryPoint, TaskReport
+from shared.tracking import log_metrics
 from usecases.forecasting import publish as pub
 from usecases.forecasting.backtest import backtest_one_series, metrics_schema
 from usecases.forecasting.config import ForecastingConfig
@@ -143,8 +144,6 @@ def run_publish(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
         registration = log_and_register_forecaster(results, cfg, aggregates)
         aggregates.update({"series": float(results.count()),
                            "fallback_series": float(results.filter(F.col("error").isNotNull()).count())})
-        from shared.tracking import log_metrics
-
         log_metrics(aggregates)
     rows = ctx.tables.read(FORECASTS).filter(on_date).count()
     aggregates["registered_version"] = float(registration.version)

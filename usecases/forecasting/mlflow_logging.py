@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -71,11 +72,13 @@ def log_and_register_forecaster(results: DataFrame, cfg: ForecastingConfig,
         count = write_series_models(results, cfg.keys, series_path)
         meta_path.write_text(json.dumps({"key_columns": cfg.keys, "seed": cfg.seed, "intervals": cfg.intervals,
                                          "series": count}))
-        info = mlflow.pyfunc.log_model(
-            name=MODEL, python_model=forecaster_model.__file__,
-            artifacts={"series_models": str(series_path), "meta": str(meta_path)},
-            signature=forecaster_signature(cfg.keys), pip_requirements=requirements(),
-        )
+        with warnings.catch_warnings():  # an input example would make MLflow load and run the model at logging
+            warnings.filterwarnings("ignore", message=".*An input example was not provided")
+            info = mlflow.pyfunc.log_model(
+                name=MODEL, python_model=forecaster_model.__file__,
+                artifacts={"series_models": str(series_path), "meta": str(meta_path)},
+                signature=forecaster_signature(cfg.keys), pip_requirements=requirements(),
+            )
     value = float(aggregates.get(KEY_METRIC, float("nan")))
     return register_model(info.model_uri, model_name(cfg.catalog, cfg.schema, MODEL), KEY_METRIC, value,
                           higher_is_better=False)
