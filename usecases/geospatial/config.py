@@ -33,6 +33,7 @@ class GeospatialConfig(JobConfig):
     resolution: int = 11
     h3_engine: str = "python"
     join_strategy: str = "auto"
+    auto_h3_min_zones: int = 20_000
     auto_h3_min_interior_share: float = 0.5
     max_zones: int = 200_000
     max_cells_per_zone: int = 2_000_000
@@ -48,6 +49,8 @@ class GeospatialConfig(JobConfig):
             raise ConfigError(f"h3_engine must be one of {', '.join(H3_ENGINES)}, got {self.h3_engine!r}")
         if self.join_strategy not in JOIN_STRATEGIES:
             raise ConfigError(f"join_strategy must be one of {', '.join(JOIN_STRATEGIES)}, got {self.join_strategy!r}")
+        if self.auto_h3_min_zones < 0:
+            raise ConfigError("auto_h3_min_zones must be >= 0")
         if not 0.0 <= self.auto_h3_min_interior_share <= 1.0:
             raise ConfigError("auto_h3_min_interior_share must be in [0, 1]")
         if self.max_zones < 1 or self.max_cells_per_zone < 1 or self.map_max_cells < 1:

@@ -38,10 +38,10 @@ def _split(cell: shapely.Polygon) -> shapely.geometry.base.BaseGeometry:
 
 def make_zone_geometries(n_zones: int, seed: int) -> list[shapely.geometry.base.BaseGeometry]:
     """``n_zones`` zones: Voronoi cells of random seeds clipped to the city; every 5th has a hole, every 5th (offset)
-    is split into two parts, and about 1 in 40 is a disc overlapping its neighbours."""
+    is split into two parts, and about 1 in 40 (at most 10) is a disc overlapping its neighbours."""
     rng = np.random.default_rng(seed)
     outline = city_outline(rng)
-    n_overlap = n_zones // 40 if n_zones >= 10 else 0
+    n_overlap = min(n_zones // 40, 10) if n_zones >= 10 else 0
     n_base = n_zones - n_overlap
     xs = rng.uniform(CENTER_LON - HALF_LON, CENTER_LON + HALF_LON, n_base * 3)
     ys = rng.uniform(CENTER_LAT - HALF_LAT, CENTER_LAT + HALF_LAT, n_base * 3)

@@ -94,7 +94,8 @@ def run_join(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
     zone_cells = ctx.tables.read(cfg.zone_cells_table)
     zones = load_zone_set(ctx.tables.read(cfg.zones_clean_table), cfg.max_zones)
     share, n_cells = interior_share(zone_cells), zone_cells.count()
-    strategy = choose_strategy(cfg.join_strategy, share, cfg.auto_h3_min_interior_share)
+    strategy = choose_strategy(cfg.join_strategy, len(zones.zone_ids), share, cfg.auto_h3_min_zones,
+                               cfg.auto_h3_min_interior_share)
     started = time.perf_counter()
     ctx.tables.write(join_points(points, zone_cells, zones, strategy, n_cells), cfg.points_zoned_table)
     seconds = time.perf_counter() - started

@@ -13,6 +13,7 @@ from usecases.geospatial.cover import clean_zones, cover_zones
 from usecases.geospatial.generate import make_points, make_zones
 from usecases.geospatial.index import POINTS_CONTRACT, index_points
 from usecases.geospatial.join import (
+    cell_lookup,
     choose_strategy,
     interior_share,
     join_geometry_only,
@@ -40,7 +41,7 @@ def city(spark):
 def test_all_joins_agree_with_brute_force(city) -> None:
     points, zones, indexed, clean, zone_cells, _ = city
     zone_set = load_zone_set(clean, 1000)
-    h3_result = join_h3(indexed, zone_cells, zone_set)
+    h3_result = join_h3(indexed, cell_lookup(zone_cells), zone_set)
     strtree = join_strtree(indexed, zone_set)
     geometry_only = join_geometry_only(indexed, zone_set)
     assert_df_equality(h3_result, strtree, ignore_row_order=True, ignore_nullable=True)
@@ -56,9 +57,10 @@ def test_boundary_cells_are_checked_and_interior_cells_are_not(city) -> None:
     *_, zone_cells, _ = city
     share = interior_share(zone_cells)
     assert 0.0 < share < 1.0
-    assert choose_strategy("auto", share, 0.0) == "h3"
-    assert choose_strategy("auto", share, 1.0) == "strtree"
-    assert choose_strategy("strtree", 1.0, 0.0) == "strtree"
+    assert choose_strategy("auto", 30, share, 20_000, 0.5) == "strtree"  # few zones: STRtree
+    assert choose_strategy("auto", 30_000, share, 20_000, 0.0) == "h3"
+    assert choose_strategy("auto", 30_000, share, 20_000, 1.0) == "strtree"  # too few interior cells
+    assert choose_strategy("h3", 1, 0.0, 20_000, 0.5) == "h3"  # the override wins
 
 
 def test_bad_zones_are_rejected_not_fatal(city) -> None:
