@@ -104,10 +104,10 @@ def run_job(
         try:
             report = entry.run(argv, warehouse=warehouse)  # type: ignore[attr-defined]
         except Exception as exc:  # noqa: BLE001 - re-raised with the job and task named
-            echo(f"  {job_key}.{task.key:<20} FAILED after {time.perf_counter() - started:.1f}s")
+            echo(f"  {job_key + '.' + task.key:<32} FAILED after {time.perf_counter() - started:.1f}s")
             raise TaskFailed(job_key, task.key, exc) from exc
         echo(
-            f"  {job_key}.{task.key:<20} {report.elapsed_s:7.1f}s  rows in {report.rows_in:>9,}  "
+            f"  {job_key + '.' + task.key:<32} {report.elapsed_s:7.1f}s  rows in {report.rows_in:>9,}  "
             f"out {report.rows_out:>9,}  quarantined {report.rows_quarantined:>7,}"
         )
         results.append(TaskResult(job_key, task.key, report))
