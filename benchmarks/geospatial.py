@@ -103,7 +103,7 @@ def spark_cores(spark) -> int:  # noqa: ANN001
 
 def index_throughput(spark, n_points: int, resolution: int, seed: int,  # noqa: ANN001
                      repeats: int = 3) -> dict[str, object]:
-    """Points indexed per second per core: Spark mapInPandas over cached points vs one plain h3 loop (best of
+    """Points indexed per second per core: Spark (scalar pandas UDF) over cached points vs one plain h3 loop (best of
     ``repeats`` each, since the machine is shared)."""
     from usecases.geospatial.cells import latlng_to_cells
     from usecases.geospatial.index import index_points
