@@ -89,6 +89,10 @@ class TableStore(ABC):
     def display_name(self, name: str) -> str:
         """The name shown in logs and errors."""
 
+    @abstractmethod
+    def volume_path(self, volume: str) -> Path:
+        """A folder for a job's files (images, exports) beside its tables, created if absent."""
+
 
 class LocalTableStore(TableStore):
     """Parquet tables under a warehouse folder; table parameters may also be Parquet/CSV file paths."""
@@ -104,6 +108,11 @@ class LocalTableStore(TableStore):
         if is_file_reference(name):
             return name
         return f"{self.catalog}.{self.schema}.{validate_name(name, 'table name')}"
+
+    def volume_path(self, volume: str) -> Path:
+        path = self.warehouse / "_volumes" / self.catalog / self.schema / validate_name(volume, "volume name")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def _current_path(self, name: str) -> Path | None:
         root = self.table_dir(name)
@@ -174,6 +183,11 @@ class UnityCatalogTableStore(TableStore):
 
     def exists(self, name: str) -> bool:
         return bool(self.spark.catalog.tableExists(self.display_name(name)))
+
+    def volume_path(self, volume: str) -> Path:
+        from shared.workspace import ensure_volume
+
+        return Path(ensure_volume(self.catalog, self.schema, volume))
 
     def read(self, name: str) -> DataFrame:
         if not self.exists(name):

@@ -128,3 +128,10 @@ def test_delta_predicate_selects_the_same_rows_as_the_column_predicate(spark) ->
     df = spark.createDataFrame([("a", 1), ("a", None), (None, 1), ("b'x", 2)], "k string, n int")
     values = {"k": "b'x", "n": 2}
     assert df.filter(match_all(values)).count() == df.filter(replace_where_sql(values)).count() == 1
+
+
+def test_volume_path_is_a_folder_beside_the_tables(tables: LocalTableStore, warehouse: Path) -> None:
+    path = tables.volume_path("images")
+    assert path == warehouse / "_volumes" / "test_catalog" / "test_schema" / "images" and path.is_dir()
+    with pytest.raises(IdentifierError):
+        tables.volume_path("../escape")

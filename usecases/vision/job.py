@@ -13,12 +13,10 @@ from pyspark.sql import functions as F
 
 from shared.config import ConfigError
 from shared.contracts import ColumnSpec, Contract, RowRule
-from shared.env import on_databricks
 from shared.registry import model_name, register_model
 from shared.tables import TableNotFoundError
 from shared.task import TaskContext, TaskEntryPoint, TaskReport
 from shared.tracking import log_dict, log_figure, log_metrics
-from shared.workspace import ensure_volume
 from usecases.vision.config import VisionConfig
 from usecases.vision.data import export_shards
 from usecases.vision.evaluate import confusion_figure, confusion_matrix, evaluate_split, sample_grid_figure
@@ -47,9 +45,7 @@ SCORE_QUARANTINE = "image_predictions_quarantine"
 
 def data_root(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> Path:
     """The job's file area: a UC volume on Databricks, ``<warehouse>/_volumes/<catalog>/<schema>/vision`` locally."""
-    if on_databricks():
-        return Path(ensure_volume(cfg.catalog, cfg.schema, "vision"))
-    return Path(ctx.tables.warehouse) / "_volumes" / cfg.catalog / cfg.schema / "vision"  # type: ignore[attr-defined]
+    return ctx.tables.volume_path("vision")
 
 
 def image_root(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> Path:
