@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -32,6 +33,9 @@ def get_spark(app_name: str = "ml-use-cases") -> SparkSession:
         return active
     if on_databricks():
         return SparkSession.builder.getOrCreate()
+    # Python workers must run this interpreter: a bare `python3` on PATH (what Spark falls back to) may be
+    # another installation without pandas or pyarrow, which fails only once a pandas UDF runs.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     master = os.environ.get("USECASES_SPARK_MASTER", "local[*]")
     builder = SparkSession.builder.master(master).appName(app_name)
     builder = builder.config("spark.sql.warehouse.dir", str(local_home() / "spark-warehouse"))
