@@ -6,9 +6,10 @@ import sys
 
 import pandas as pd
 from pyspark.sql.functions import pandas_udf
+from pyspark.sql.types import StringType
 
 
-@pandas_udf("string")
+@pandas_udf(StringType())
 def _worker_executable(ids: pd.Series) -> pd.Series:
     import sys as worker_sys
 
