@@ -101,31 +101,76 @@ def spark_cores(spark) -> int:  # noqa: ANN001
     return (os.cpu_count() or 1) if inside == "*" else int(inside.split(",")[0])
 
 
-def index_throughput(spark, n_points: int, resolution: int, seed: int,  # noqa: ANN001
-                     repeats: int = 3) -> dict[str, object]:
-    """Points indexed per second per core: Spark (scalar pandas UDF) over cached points vs one plain h3 loop (best of
-    ``repeats`` each, since the machine is shared)."""
-    from usecases.geospatial.cells import latlng_to_cells
-    from usecases.geospatial.index import index_points
-
+def _points_parquet(spark, n_points: int, seed: int, folder: str):  # noqa: ANN001, ANN202
+    """Random points written as Parquet and read back, as the job reads its points table; plus the arrays."""
     rng = np.random.default_rng(seed)
     lat, lon = rng.uniform(40.6, 40.85, n_points), rng.uniform(-74.1, -73.8, n_points)
-    loop_s, cells = min((_timed(lambda: latlng_to_cells(lat, lon, resolution)) for _ in range(repeats)),
-                        key=lambda pair: pair[0])
+    # Written with pyarrow, not Spark: an 8M-row createDataFrame would sit in the driver's heap during the timing.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    os.makedirs(folder, exist_ok=True)
+    pq.write_table(pa.table({"point_id": np.arange(n_points), "lat": lat, "lon": lon}), f"{folder}/part-0.parquet")
+    return spark.read.parquet(folder), lat, lon
+
+
+def _spark_index_seconds(spark, df, resolution: int, batch_rows: int, repeats: int) -> float:  # noqa: ANN001
+    """Best of ``repeats`` warm runs of the job's indexing step (scalar pandas UDF) with a given Arrow batch."""
+    from shared.spark import session_conf
+    from usecases.geospatial.index import index_points
+    from usecases.geospatial.job import ARROW_BATCH_CONF
+
+    with session_conf(spark, {ARROW_BATCH_CONF: str(batch_rows)}):
+        _run(index_points(df, resolution))  # warm the Python workers
+        return min(_timed(lambda: _run(index_points(df, resolution)))[0] for _ in range(repeats))
+
+
+def _loop_best(lat: np.ndarray, lon: np.ndarray, resolution: int, repeats: int) -> tuple[float, np.ndarray]:
+    """Best of ``repeats`` runs of the plain h3 loop (the core's ``latlng_to_cells``) in this one process."""
+    from usecases.geospatial.cells import latlng_to_cells
+
+    return min((_timed(lambda: latlng_to_cells(lat, lon, resolution)) for _ in range(repeats)),
+               key=lambda pair: pair[0])
+
+
+def index_throughput(spark, sizes: list[int], resolution: int, seed: int, batch_rows: int,  # noqa: ANN001
+                     repeats: int = 3) -> dict[str, object]:
+    """Points indexed per second per core: Spark (the job's scalar pandas UDF over Parquet points) vs one plain h3
+    loop over in-memory arrays, best of ``repeats`` each. At each size it also times Spark's default Arrow batch
+    (10,000 rows) against the job's ``index_arrow_batch_rows``. With two sizes it splits Spark's time into a fixed
+    cost per job and a marginal cost per point (a line through the two), which is what larger tables approach."""
+    import tempfile
+
+    from usecases.geospatial.index import index_points
+
     cores = spark_cores(spark)
-    df = spark.createDataFrame(pd.DataFrame({"point_id": np.arange(n_points), "lat": lat, "lon": lon}))
-    df = df.repartition(cores).cache()
-    df.count()
-    _run(index_points(df, resolution))  # warm the Python workers
-    spark_s = min(_timed(lambda: _run(index_points(df, resolution)))[0] for _ in range(repeats))
-    same = np.array_equal(np.sort(index_points(df, resolution).select("cell").toPandas()["cell"].to_numpy()),
-                          np.sort(cells))
-    df.unpersist()
-    loop_rate, spark_rate = n_points / loop_s, n_points / spark_s / cores
-    return {"points": n_points, "resolution": resolution, "spark_cores": cores,
-            "plain_loop_points_per_s": round(loop_rate), "spark_points_per_s_per_core": round(spark_rate),
-            "spark_per_core_vs_loop": round(spark_rate / loop_rate, 2), "identical_cells": same,
-            "load_average_1min": round(os.getloadavg()[0], 2)}
+    rows: list[dict[str, object]] = []
+    timings: list[tuple[int, float, float]] = []  # (points, spark seconds, loop seconds)
+    with tempfile.TemporaryDirectory(prefix="bench-geo-index-") as scratch:
+        for n_points in sizes:
+            df, lat, lon = _points_parquet(spark, n_points, seed, f"{scratch}/points_{n_points}")
+            loop_s, cells = _loop_best(lat, lon, resolution, repeats)
+            default_s = _spark_index_seconds(spark, df, resolution, 10_000, repeats)
+            spark_s = _spark_index_seconds(spark, df, resolution, batch_rows, repeats)
+            with_ids = index_points(df, resolution).select("point_id", "cell").toPandas().sort_values("point_id")
+            loop_rate, spark_rate = n_points / loop_s, n_points / spark_s / cores
+            timings.append((n_points, spark_s, loop_s))
+            rows.append({"points": n_points, "plain_loop_seconds": round(loop_s, 3),
+                         "spark_seconds": round(spark_s, 3), "spark_seconds_default_batch": round(default_s, 3),
+                         "batch_speedup": round(default_s / spark_s, 2),
+                         "plain_loop_points_per_s": round(loop_rate),
+                         "spark_points_per_s_per_core": round(spark_rate),
+                         "spark_per_core_vs_loop": round(spark_rate / loop_rate, 2),
+                         "identical_cells": bool(np.array_equal(with_ids["cell"].to_numpy(), cells))})
+    out: dict[str, object] = {"resolution": resolution, "spark_cores": cores, "arrow_batch_rows": batch_rows,
+                              "sizes": rows, "load_average_1min": round(os.getloadavg()[0], 2)}
+    if len(timings) >= 2:
+        (n_small, spark_small, _), (n_large, spark_large, loop_large) = timings[0], timings[-1]
+        per_point = (spark_large - spark_small) / (n_large - n_small)
+        out["spark_fixed_seconds_per_job"] = round(spark_small - per_point * n_small, 3)
+        out["spark_marginal_points_per_s_per_core"] = round(1 / per_point / cores)
+        out["spark_marginal_per_core_vs_loop"] = round((loop_large / n_large) / (per_point * cores), 2)
+    return out
 
 
 def run(argv: list[str]) -> dict[str, object]:
@@ -138,7 +183,10 @@ def run(argv: list[str]) -> dict[str, object]:
     parser.add_argument("--edge-fraction", type=float, default=0.02, help="share of points planted on zone edges")
     parser.add_argument("--geometry-only-points", type=int, default=None,
                         help="points for the geometry-only join (c); default: --points")
-    parser.add_argument("--index-points", type=int, default=1_000_000)
+    parser.add_argument("--index-points", type=int, nargs="+", default=[1_000_000, 8_000_000],
+                        help="sizes for the indexing throughput (two or more also give fixed vs marginal cost)")
+    parser.add_argument("--index-batch-rows", type=int, default=100_000,
+                        help="Arrow batch rows for the indexing UDF (the job's index_arrow_batch_rows)")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
 
@@ -147,7 +195,8 @@ def run(argv: list[str]) -> dict[str, object]:
 
     spark = get_spark("bench-geospatial")
     result: dict[str, object] = {"spark_master": spark.sparkContext.master}
-    result["index_throughput"] = index_throughput(spark, args.index_points, args.resolution, args.seed)
+    result["index_throughput"] = index_throughput(spark, args.index_points, args.resolution, args.seed,
+                                                 args.index_batch_rows)
     c_points = args.geometry_only_points or args.points
     if c_points != args.points:
         result["zones_geometry_only_size"] = scenario(spark, c_points, args.zones, args.resolution,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from pyspark.sql import SparkSession
 
 from shared.env import local_home, on_databricks
+
+log = logging.getLogger(__name__)
 
 # Settings for a small local machine: no UI, few shuffle partitions (the default 200 makes tiny jobs
 # slow), UTC so dates never shift, Arrow for pandas UDFs, and quiet logs.
@@ -44,3 +49,30 @@ def get_spark(app_name: str = "ml-use-cases") -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextmanager
+def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """Set runtime SQL confs for one block of work and restore the previous values after it.
+
+    For tuning only (e.g. Arrow batch size for one job's UDFs): a conf the platform refuses (serverless
+    compute allows only some, static confs cannot change at runtime) is logged and skipped, never fatal.
+    Confs are read when an action runs, so the block must contain the action (the write), not just the plan.
+    """
+    previous: dict[str, str | None] = {}
+    for key, value in settings.items():
+        try:
+            before = spark.conf.get(key, None)
+            spark.conf.set(key, value)
+        except Exception as exc:  # noqa: BLE001 - any refusal leaves the platform default in place
+            log.warning("Spark conf %s=%s not applied: %s", key, value, str(exc).splitlines()[0])
+            continue
+        previous[key] = before
+    try:
+        yield
+    finally:
+        for key, before in previous.items():
+            if before is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, before)

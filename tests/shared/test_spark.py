@@ -19,3 +19,25 @@ def _worker_executable(ids: pd.Series) -> pd.Series:
 def test_python_workers_use_the_drivers_interpreter(spark) -> None:
     executables = {row[0] for row in spark.range(4).select(_worker_executable("id")).collect()}
     assert executables == {sys.executable}
+
+
+def test_session_conf_sets_for_the_block_and_restores(spark) -> None:
+    from shared.spark import session_conf
+
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    before = spark.conf.get(key)
+    with session_conf(spark, {key: "12345"}):
+        assert spark.conf.get(key) == "12345"
+    assert spark.conf.get(key) == before
+
+
+def test_session_conf_skips_a_refused_conf_and_goes_on(spark, caplog) -> None:
+    from shared.spark import session_conf
+
+    static = "spark.sql.warehouse.dir"  # static: Spark refuses to change it at runtime
+    before = spark.conf.get(static)
+    with session_conf(spark, {static: "/elsewhere", "spark.sql.shuffle.partitions": "3"}):
+        assert spark.conf.get(static) == before
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "3"
+    assert spark.conf.get("spark.sql.shuffle.partitions") != "3"
+    assert any(static in record.getMessage() for record in caplog.records)

@@ -32,6 +32,7 @@ class GeospatialConfig(JobConfig):
     plant_bad_rows: bool = True
     resolution: int = 11
     h3_engine: str = "python"
+    index_arrow_batch_rows: int = 100_000  # rows per Arrow batch into the indexing UDF (Spark's default: 10,000)
     join_strategy: str = "auto"
     auto_h3_min_zones: int = 20_000
     auto_h3_min_interior_share: float = 0.5
@@ -45,6 +46,8 @@ class GeospatialConfig(JobConfig):
             raise ConfigError("n_points and n_zones must be >= 1")
         if not 5 <= self.resolution <= 15:
             raise ConfigError(f"resolution must be an H3 resolution in 5..15, got {self.resolution}")
+        if self.index_arrow_batch_rows < 1:
+            raise ConfigError("index_arrow_batch_rows must be >= 1")
         if self.h3_engine not in H3_ENGINES:
             raise ConfigError(f"h3_engine must be one of {', '.join(H3_ENGINES)}, got {self.h3_engine!r}")
         if self.join_strategy not in JOIN_STRATEGIES:
