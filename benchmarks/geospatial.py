@@ -30,6 +30,7 @@ def _result(df) -> pd.DataFrame:  # noqa: ANN001
 def scenario(spark, n_points: int, n_zones: int, resolution: int, edge_fraction: float,  # noqa: ANN001
              geometry_only: bool, seed: int) -> dict[str, object]:
     """One size: generate, index, cover, then time each join (noop write) and check their results are equal."""
+    from usecases.geospatial.config import GeospatialConfig
     from usecases.geospatial.cover import clean_zones, cover_zones
     from usecases.geospatial.generate import make_points, make_zones
     from usecases.geospatial.index import index_points
@@ -44,6 +45,7 @@ def scenario(spark, n_points: int, n_zones: int, resolution: int, edge_fraction:
         load_zone_set,
     )
 
+    defaults = GeospatialConfig()  # the job's default auto-strategy thresholds
     zones = make_zones(n_zones, seed, plant_bad_rows=False)
     points = make_points(n_points, zones, seed, plant_bad_rows=False, edge_fraction=edge_fraction)
     parts = spark_cores(spark) * 2
@@ -76,7 +78,8 @@ def scenario(spark, n_points: int, n_zones: int, resolution: int, edge_fraction:
         "points": n_points, "zones": n_zones, "resolution": resolution, "edge_point_fraction": edge_fraction,
         "zone_cells": n_cells, "interior_cell_share": round(share, 4),
         "points_in_a_zone_share": round(float(reference["zone_id"].notna().mean()), 4),
-        "auto_strategy": choose_strategy("auto", n_zones, share, 20_000, 0.5),
+        "auto_strategy": choose_strategy("auto", n_zones, share, defaults.auto_h3_min_zones,
+                                         defaults.auto_h3_min_interior_share),
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
         "index_seconds": round(index_s, 2), "cover_seconds": round(cover_s, 2),
         "cell_lookup_seconds": round(lookup_s, 2),

@@ -34,7 +34,7 @@ class GeospatialConfig(JobConfig):
     h3_engine: str = "python"
     index_arrow_batch_rows: int = 100_000  # rows per Arrow batch into the indexing UDF (Spark's default: 10,000)
     join_strategy: str = "auto"
-    auto_h3_min_zones: int = 20_000
+    auto_h3_min_zones: int = 1_000_000  # above every size measured; see join.choose_strategy
     auto_h3_min_interior_share: float = 0.5
     max_zones: int = 200_000
     max_cells_per_zone: int = 2_000_000

@@ -9,6 +9,7 @@ from chispa import assert_df_equality
 
 from shared.contracts import apply_contract
 from tests.usecases.geospatial.test_generate import brute_force_zone
+from usecases.geospatial.config import GeospatialConfig
 from usecases.geospatial.cover import clean_zones, cover_zones
 from usecases.geospatial.generate import make_points, make_zones
 from usecases.geospatial.index import POINTS_CONTRACT, index_points
@@ -57,6 +58,7 @@ def test_boundary_cells_are_checked_and_interior_cells_are_not(city) -> None:
     *_, zone_cells, _ = city
     share = interior_share(zone_cells)
     assert 0.0 < share < 1.0
+    assert choose_strategy("auto", 100_000, share, GeospatialConfig().auto_h3_min_zones, 0.0) == "strtree"  # measured
     assert choose_strategy("auto", 30, share, 20_000, 0.5) == "strtree"  # few zones: STRtree
     assert choose_strategy("auto", 30_000, share, 20_000, 0.0) == "h3"
     assert choose_strategy("auto", 30_000, share, 20_000, 1.0) == "strtree"  # too few interior cells
