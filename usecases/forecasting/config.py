@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from shared.config import ConfigError, JobConfig
 
 FILL_POLICIES = ("zero", "missing")
-GROWTHS = ("linear", "flat")
+GROWTHS = ("linear", "flat", "logistic")
 SEASONALITY_MODES = ("additive", "multiplicative")
 
 
@@ -34,6 +34,7 @@ class ForecastingConfig(JobConfig):
     min_history_days: int = 90
     horizon: int = 90
     growth: str = "linear"
+    logistic_cap_factor: float = 1.5  # growth=logistic: cap = factor x the series' highest observed value, floor 0
     seasonality_mode: str = "multiplicative"
     interval_width: float = 0.95
     uncertainty_samples: int = 200
@@ -66,6 +67,8 @@ class ForecastingConfig(JobConfig):
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.intermittent_share + self.short_share > 1.0:
             raise ConfigError("intermittent_share + short_share must be <= 1")
+        if not self.logistic_cap_factor > 1.0:
+            raise ConfigError(f"logistic_cap_factor must be > 1, got {self.logistic_cap_factor}")
         if not 0.0 < self.interval_width < 1.0:
             raise ConfigError(f"interval_width must be in (0, 1), got {self.interval_width}")
         self._choice("fill_policy", FILL_POLICIES)

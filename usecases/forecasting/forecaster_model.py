@@ -69,6 +69,10 @@ def seasonal_naive_forecast(state: dict[str, Any], horizon: int, intervals: bool
 def prophet_forecast(model: Any, horizon: int, seed: int) -> pd.DataFrame:
     """Future-only Prophet forecast (columns FORECAST_COLUMNS); seeded, since intervals are simulated."""
     future = model.make_future_dataframe(periods=horizon, include_history=False)
+    if model.growth == "logistic":  # the saturation the model was fitted with, kept in its history
+        future["cap"] = model.history["cap"].iloc[-1]
+        if model.logistic_floor:
+            future["floor"] = model.history["floor"].iloc[-1]
     np.random.seed(seed)  # Prophet draws its uncertainty samples from numpy's global generator
     predicted = model.predict(future)
     out = pd.DataFrame({"ds": predicted["ds"].dt.date, "yhat": predicted["yhat"].to_numpy()})

@@ -51,6 +51,7 @@ class ProphetSettings:
     season_length: int
     seed: int
     scratch_dir: str
+    logistic_cap_factor: float = 1.5
 
     @property
     def intervals(self) -> bool:
@@ -59,7 +60,7 @@ class ProphetSettings:
     @classmethod
     def from_config(cls, cfg: Any, scratch_dir: str) -> ProphetSettings:
         return cls(cfg.horizon, cfg.growth, cfg.seasonality_mode, cfg.interval_width, cfg.uncertainty_samples,
-                   cfg.holidays_country, cfg.season_length, cfg.seed, scratch_dir)
+                   cfg.holidays_country, cfg.season_length, cfg.seed, scratch_dir, cfg.logistic_cap_factor)
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,23 @@ def fit_prophet(history: pd.DataFrame, settings: ProphetSettings, workdir: str) 
     model.stan_backend.set_options(newton_fallback=False)
     if settings.holidays_country:
         model.add_country_holidays(country_name=settings.holidays_country)
-    model.fit(history, algorithm="LBFGS", output_dir=workdir, show_console=False)
+    model.fit(with_saturation(history, settings), algorithm="LBFGS", output_dir=workdir, show_console=False)
     return model
+
+
+def with_saturation(history: pd.DataFrame, settings: ProphetSettings) -> pd.DataFrame:
+    """For logistic growth, the ``cap`` and ``floor`` columns Prophet requires; other growths pass through.
+
+    Per series, cap = ``logistic_cap_factor`` x the highest observed value and floor = 0 (demand is never
+    negative). Prophet keeps both in the fitted model's history, so forecasts, the backtest and the registered
+    pyfunc reuse them from the model itself (``prophet_forecast``) without the config.
+    """
+    if settings.growth != "logistic":
+        return history
+    peak = float(history["y"].max())
+    if not peak > 0:
+        raise UnmodelableSeries("logistic growth needs a positive observed value to set the cap")
+    return history.assign(cap=settings.logistic_cap_factor * peak, floor=0.0)
 
 
 def forecast_with_fallback(history: pd.DataFrame, settings: ProphetSettings, horizon: int) -> SeriesForecast:

@@ -17,7 +17,8 @@ def test_defaults_parse_and_keys_are_configurable() -> None:
     ("argv", "message"),
     [
         (["--fill_policy=mean"], "fill_policy must be one of"),
-        (["--growth=logistic"], "growth must be one of"),
+        (["--growth=exponential"], "growth must be one of"),
+        (["--logistic_cap_factor=1.0"], "logistic_cap_factor must be > 1"),
         (["--interval_width=1.5"], "interval_width"),
         (["--key_columns=store_id,store_id"], "duplicates"),
         (["--key_columns=date"], "reserved"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -82,6 +83,37 @@ def test_pyfunc_reproduces_the_per_series_forecasts(settings: ProphetSettings, t
     assert len(forecaster.predict(None, pd.DataFrame({"store_id": ["1"], "item_id": ["2"], "horizon": [400]}))) == 400
     with pytest.raises(ValueError, match="unknown series"):
         forecaster.predict(None, pd.DataFrame({"store_id": ["9"], "item_id": ["9"], "horizon": [3]}))
+
+
+def test_logistic_growth_saturates_below_the_cap_and_the_pyfunc_reproduces_it(settings: ProphetSettings,
+                                                                              tmp_path: Path) -> None:
+    """A series still climbing steeply: linear growth extrapolates the climb, logistic bends under its cap
+    (``logistic_cap_factor`` x the highest observed value), and the registered model reuses that cap."""
+    days = np.arange(600)
+    rng = np.random.default_rng(0)
+    climbing = 5.0 + 0.1 * days + rng.normal(0, 1.0, days.size)
+    logistic = replace(settings, growth="logistic", logistic_cap_factor=1.2, seasonality_mode="additive",
+                       horizon=365)
+    row = forecast_one_series(series_frame(climbing), KEYS, logistic).iloc[0]
+    assert row["model"] == "prophet" and row["error"] is None
+    cap = 1.2 * climbing.max()
+    assert max(row["yhat"]) <= cap * 1.02  # weekly/yearly terms may wiggle a little around the trend
+    linear = forecast_one_series(series_frame(climbing), KEYS, replace(logistic, growth="linear")).iloc[0]
+    assert max(linear["yhat"]) > cap  # the same data without saturation runs past the cap
+    series_file, meta = tmp_path / "series.jsonl", tmp_path / "meta.json"
+    series_file.write_text(json.dumps({"key": ["1", "2"], "model": row["model"], "state": row["model_state"]}) + "\n")
+    meta.write_text(json.dumps({"key_columns": KEYS, "seed": logistic.seed, "intervals": True}))
+    forecaster = DemandForecaster()
+    forecaster.load_context(SimpleNamespace(artifacts={"series_models": str(series_file), "meta": str(meta)}))
+    out = forecaster.predict(None, pd.DataFrame({"store_id": ["1"], "item_id": ["2"], "horizon": [365]}))
+    np.testing.assert_allclose(out["yhat"], row["yhat"])
+
+
+def test_logistic_growth_without_a_positive_value_falls_back_with_the_reason(settings: ProphetSettings) -> None:
+    returns_only = np.tile([-1.0, -2.0, 0.0], 70)  # net returns: no positive value to put a cap above
+    row = forecast_one_series(series_frame(returns_only), KEYS, replace(settings, growth="logistic")).iloc[0]
+    assert row["model"] == "seasonal_naive" and row["error_type"] == "UnmodelableSeries"
+    assert "needs a positive observed value" in row["error"]
 
 
 def test_backtest_reports_both_models_over_the_last_folds(settings: ProphetSettings) -> None:
