@@ -28,12 +28,13 @@ class OutOfStockConfig(JobConfig):
     osa_window_days: int = 5
     osa_gap_threshold: float = 0.4
     osa_max_probability: float = 0.001
+    osa_min_days: int = 2
     match_tolerance_days: int = 3
     plot_top_items: int = 4
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("n_stores", "n_items", "min_zero_run_days", "osa_window_days", "plot_top_items"):
+        for name in ("n_stores", "n_items", "min_zero_run_days", "osa_window_days", "osa_min_days", "plot_top_items"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.n_days < 90:

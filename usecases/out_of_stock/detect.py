@@ -13,7 +13,8 @@
   recommendation.
 - on-shelf availability: over the last ``osa_window_days`` with stock present on every day, actual sales
   below ``(1 - osa_gap_threshold)`` x expected and improbable (Poisson or negative-binomial cdf below
-  ``osa_max_probability``).
+  ``osa_max_probability``), on ``osa_min_days`` consecutive days, and not while sales have stopped outright
+  (a zero run of 2+ days belongs to the zero-run signals).
 Alerts on a day: one availability alert (phantom_inventory > zero_sales > osa_gap) and, separately, safety_stock.
 """
 
@@ -24,6 +25,8 @@ import pandas as pd
 from scipy import stats
 
 from usecases.out_of_stock.config import OutOfStockConfig
+
+OSA_MAX_ZERO_RUN_DAYS = 1
 
 SIGNALS_SCHEMA = (
     "date date, store_id string, item_id string, units_sold int, on_hand_units int, is_filled boolean, "
@@ -75,8 +78,12 @@ def osa_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) -> pd
     out["osa_window_prob"] = prob.where(ready & all_stocked, 1.0)
     ratio = (actual / expected.where(expected > 0)).clip(upper=1.0)
     out["osa_pct"] = np.where(in_stock, ratio.fillna(1.0), 0.0)
-    out["osa_gap"] = (ready & all_stocked & (actual < (1 - cfg.osa_gap_threshold) * expected)
-                      & (out["osa_window_prob"] < cfg.osa_max_probability))
+    gap = (ready & all_stocked & (actual < (1 - cfg.osa_gap_threshold) * expected)
+           & (out["osa_window_prob"] < cfg.osa_max_probability))
+    # Sustained: the window has been short on ``osa_min_days`` consecutive days, so one slow day sliding
+    # through the window is not an alert (past days only: a run length ending today).
+    out["osa_gap_days"] = gap.astype(int).groupby((~gap).cumsum()).cumsum()
+    out["osa_gap"] = out["osa_gap_days"] >= cfg.osa_min_days
     return out
 
 
@@ -106,7 +113,9 @@ def detect_one_series(pdf: pd.DataFrame, cfg: OutOfStockConfig) -> pd.DataFrame:
     correction = ready & (out["balance_gap"].abs() > gap_limit)
     phantom = (abnormal & out["run_in_stock"]) | correction
     stockout = abnormal & ~phantom
-    osa_gap = out["osa_gap"] & ~phantom & ~stockout
+    # Sales stopped outright (a zero run of 2+ days) is the zero-run signals' case: a stock-out or phantom
+    # inventory in the making, which OSA would otherwise report first under the wrong name.
+    osa_gap = out["osa_gap"] & ~phantom & ~stockout & (out["zero_run_days"] <= OSA_MAX_ZERO_RUN_DAYS)
     out["avail_alert"] = np.select([phantom, stockout, osa_gap], ["phantom_inventory", "zero_sales", "osa_gap"], None)
     out["avail_score"] = np.select(
         [abnormal, correction, osa_gap],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,7 +12,7 @@ from hypothesis import strategies as st
 from tests.usecases.out_of_stock.helpers import find_series, prepared_series
 from usecases.out_of_stock.config import OutOfStockConfig
 from usecases.out_of_stock.demand import expected_demand_one_series
-from usecases.out_of_stock.detect import detect_one_series
+from usecases.out_of_stock.detect import detect_one_series, osa_signal
 
 CFG = OutOfStockConfig()
 
@@ -52,6 +55,44 @@ def test_slow_mover_zero_days_are_rarely_flagged() -> None:
         flagged += int((zero & (out["avail_alert"].notna() | out["ss_alert"])).sum())
     assert zero_days > 100
     assert flagged / zero_days <= 0.05
+
+
+def _steady(sold: list[int], rate: float = 10.0) -> pd.DataFrame:
+    """A stocked series with a known demand of ``rate``/day (Poisson) and the given daily sales."""
+    return pd.DataFrame({"units_sold": sold, "start_stock": 50, "is_filled": False, "demand_rate": rate,
+                         "demand_rate_long": rate, "expected_units": rate, "demand_var": rate})
+
+
+def test_osa_gap_needs_the_shortfall_on_consecutive_days() -> None:
+    cfg = replace(CFG, osa_window_days=5, osa_min_days=2)
+    ready = pd.Series(True, index=range(40))
+    one_bad_day = _steady([10] * 20 + [0] + [10] * 19)
+    assert not osa_signal(one_bad_day, cfg, ready)["osa_gap"].any()  # a dip of one day never persists
+    sustained = _steady([10] * 20 + [3] * 10 + [10] * 10)
+    out = osa_signal(sustained.copy(), cfg, ready)
+    flagged = np.flatnonzero(out["osa_gap"].to_numpy())
+    assert flagged.size and flagged.min() > 20 and flagged.max() < 35
+    first = flagged.min()
+    assert (out["osa_gap_days"].iloc[first] == cfg.osa_min_days) and out["osa_gap_days"].iloc[first - 1] == 1
+    single = osa_signal(sustained.copy(), replace(cfg, osa_min_days=1), ready)
+    assert single["osa_gap"].iloc[first - 1] and not out["osa_gap"].iloc[first - 1]  # one day earlier with 1
+
+
+def test_shelf_problems_get_osa_alerts_and_stopped_sales_do_not() -> None:
+    """Across the simulated shelf-problem series most OSA alert days fall in (or within 3 days of) the planted
+    episode; no OSA alert sits on a day inside a zero-sales run of 2+ days (the zero-run signals' case)."""
+    on_truth = alerts = 0
+    for item in range(200):
+        pdf, profile, truth = prepared_series(0, item)
+        if profile != "shelf_problem":
+            continue
+        out = signals(pdf)
+        osa = (out["avail_alert"] == "osa_gap").to_numpy()
+        near = np.convolve(truth.to_numpy().astype(int), np.ones(7, dtype=int), mode="same") > 0
+        alerts += int(osa.sum())
+        on_truth += int((osa & near).sum())
+        assert not (osa & (out["zero_run_days"] >= 2).to_numpy()).any()
+    assert alerts > 0 and on_truth / alerts >= 0.8
 
 
 def test_missing_lead_time_skips_only_the_safety_stock_signal() -> None:
