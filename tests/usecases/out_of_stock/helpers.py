@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pandas as pd
@@ -30,3 +31,11 @@ def find_series(profile: str, n_days: int = 150, limit: int = 200) -> tuple[pd.D
         if prof == profile:
             return pdf, truth
     raise AssertionError(f"no {profile} series in {limit} items")
+
+
+def series_with_profile(profile: str, n_items: int) -> Iterator[tuple[pd.DataFrame, pd.Series]]:
+    """Every simulated series of store 0 among the first ``n_items`` items with the given profile."""
+    for item in range(n_items):
+        pdf, prof, truth = prepared_series(0, item)
+        if prof == profile:
+            yield pdf, truth

@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.usecases.out_of_stock.helpers import find_series, prepared_series
+from tests.usecases.out_of_stock.helpers import find_series, prepared_series, series_with_profile
 from usecases.out_of_stock.config import OutOfStockConfig
 from usecases.out_of_stock.demand import expected_demand_one_series
 from usecases.out_of_stock.detect import detect_one_series, osa_signal
@@ -45,10 +45,7 @@ def test_late_replenishment_raises_safety_stock_alert_with_recommended_reorder_p
 
 def test_slow_mover_zero_days_are_rarely_flagged() -> None:
     zero_days = flagged = 0
-    for item in range(60):
-        pdf, profile, _ = prepared_series(0, item)
-        if profile != "slow":
-            continue
+    for pdf, _ in series_with_profile("slow", 60):
         out = signals(pdf)
         zero = out["units_sold"] == 0
         zero_days += int(zero.sum())
@@ -82,10 +79,7 @@ def test_shelf_problems_get_osa_alerts_and_stopped_sales_do_not() -> None:
     """Across the simulated shelf-problem series most OSA alert days fall in (or within 3 days of) the planted
     episode; no OSA alert sits on a day inside a zero-sales run of 2+ days (the zero-run signals' case)."""
     on_truth = alerts = 0
-    for item in range(200):
-        pdf, profile, truth = prepared_series(0, item)
-        if profile != "shelf_problem":
-            continue
+    for pdf, truth in series_with_profile("shelf_problem", 200):
         out = signals(pdf)
         osa = (out["avail_alert"] == "osa_gap").to_numpy()
         near = np.convolve(truth.to_numpy().astype(int), np.ones(7, dtype=int), mode="same") > 0
