@@ -98,3 +98,40 @@ def test_runs_on_a_users_csv_with_bad_rows(spark, tmp_path: Path, mlflow_store: 
     assert results["score"].rows_out == 7997
     quarantine = LocalTableStore(spark, "main", "ml_use_cases", warehouse).read("transactions_quarantine")
     assert quarantine.count() == 3 and quarantine.filter("reason IS NULL").count() == 0
+
+
+@pytest.mark.slow
+def test_human_review_labels_override_the_rules_in_the_next_training_run(spark, job_run) -> None:
+    """Analysts label transactions from the queue; the next features+train run uses their labels (the latest
+    review per transaction wins) and quarantines a malformed review row instead of failing."""
+    import datetime as dt
+
+    import pandas as pd
+
+    _, tables = job_run
+    cleared = [int(r["transaction_id"]) for r in tables.read("fraud_scores").filter("prediction = 0")
+               .orderBy("transaction_id").limit(30).collect()]
+    first, later = dt.datetime(2026, 1, 5, 9), dt.datetime(2026, 1, 6, 9)
+    reviews = pd.DataFrame({
+        "transaction_id": [*cleared, *cleared[:5], cleared[0]],
+        "label": [1] * 30 + [0] * 5 + [7],  # 30 missed frauds; 5 re-reviewed a day later as fine; one typo
+        "reviewer": ["analyst_a"] * 30 + ["analyst_b"] * 5 + ["analyst_c"],
+        "reviewed_at": [first] * 30 + [later] * 5 + [first],
+    })
+    tables.write(spark.createDataFrame(reviews, "transaction_id bigint, label int, reviewer string, "
+                                                "reviewed_at timestamp"), "fraud_review_labels")
+    features = _reports(run_job(load_bundle(REPO_ROOT), "fraud", overrides=SMALL, only_task="features",
+                                warehouse=str(tables.warehouse)))["features"]
+    assert features.metrics["review_overrides"] == 30 and features.metrics["review_rows_quarantined"] == 1
+    labelled = {r["transaction_id"]: (r["label"], r["label_source"]) for r in tables.read("fraud_features")
+                .filter(F.col("transaction_id").isin(cleared)).select("transaction_id", "label", "label_source")
+                .collect()}
+    assert {labelled[t] for t in cleared[5:]} == {(1, "review")}
+    assert {labelled[t] for t in cleared[:5]} == {(0, "review")}
+    train = _reports(run_job(load_bundle(REPO_ROOT), "fraud", overrides=SMALL, only_task="train",
+                             warehouse=str(tables.warehouse)))["train"]
+    before = job_run[0]["first"]["train"]
+    assert train.rows_in > before.rows_in  # the reviewed frauds join the balanced sample with their negatives
+    # Scored against the analysts' labels, the held-out reviewed frauds (which the rules' pattern cannot explain)
+    # now count as missed: the evaluation uses the human labels, not the rules'.
+    assert train.metrics["balanced_false_negatives"] > before.metrics["balanced_false_negatives"]
