@@ -119,11 +119,10 @@ def _points_parquet(spark, n_points: int, seed: int, folder: str):  # noqa: ANN0
 
 def _spark_index_seconds(spark, df, resolution: int, batch_rows: int, repeats: int) -> float:  # noqa: ANN001
     """Best of ``repeats`` warm runs of the job's indexing step (scalar pandas UDF) with a given Arrow batch."""
-    from shared.spark import session_conf
+    from shared.spark import ARROW_BATCH_ROWS_CONF, session_conf
     from usecases.geospatial.index import index_points
-    from usecases.geospatial.job import ARROW_BATCH_CONF
 
-    with session_conf(spark, {ARROW_BATCH_CONF: str(batch_rows)}):
+    with session_conf(spark, {ARROW_BATCH_ROWS_CONF: str(batch_rows)}):
         _run(index_points(df, resolution))  # warm the Python workers
         return min(_timed(lambda: _run(index_points(df, resolution)))[0] for _ in range(repeats))
 

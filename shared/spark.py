@@ -14,6 +14,9 @@ from shared.env import local_home, on_databricks
 
 log = logging.getLogger(__name__)
 
+# Rows per Arrow batch sent to a pandas UDF (Spark's default 10,000); a job may raise it with ``session_conf``.
+ARROW_BATCH_ROWS_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
+
 # Settings for a small local machine: no UI, few shuffle partitions (the default 200 makes tiny jobs
 # slow), UTC so dates never shift, Arrow for pandas UDFs, and quiet logs.
 LOCAL_SETTINGS: dict[str, str] = {

@@ -22,9 +22,9 @@ def test_python_workers_use_the_drivers_interpreter(spark) -> None:
 
 
 def test_session_conf_sets_for_the_block_and_restores(spark) -> None:
+    from shared.spark import ARROW_BATCH_ROWS_CONF as key
     from shared.spark import session_conf
 
-    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
     before = spark.conf.get(key)
     with session_conf(spark, {key: "12345"}):
         assert spark.conf.get(key) == "12345"

@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shared.contracts import apply_contract
-from shared.spark import session_conf
+from shared.spark import ARROW_BATCH_ROWS_CONF, session_conf
 from shared.tables import is_file_reference
 from shared.task import TaskContext, TaskEntryPoint, TaskReport
 from shared.tracking import log_dict, log_figure, log_metrics, log_table_sample
@@ -23,7 +23,6 @@ from usecases.geospatial.zones_io import feature_collection_to_frame, is_feature
 
 Ctx = TaskContext[GeospatialConfig]
 MAP_OUTLINES_MAX = 5_000
-ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 
 
 def run_generate(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
@@ -51,7 +50,7 @@ def run_index(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
     started = time.perf_counter()
     # Bigger Arrow batches than Spark's 10,000 rows: fewer round trips to the Python worker; measured ~10%
     # more points/s at 1M-4M points (benchmarks/geospatial.py). The write must run inside the block.
-    with session_conf(ctx.spark, {ARROW_BATCH_CONF: str(cfg.index_arrow_batch_rows)}):
+    with session_conf(ctx.spark, {ARROW_BATCH_ROWS_CONF: str(cfg.index_arrow_batch_rows)}):
         ctx.tables.write(index_points(valid, cfg.resolution, cfg.h3_engine), cfg.points_indexed_table)
     seconds = time.perf_counter() - started
     indexed = ctx.tables.read(cfg.points_indexed_table)
