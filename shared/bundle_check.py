@@ -2,8 +2,9 @@
 
 Checks: each job against the typed models of ``databricks-bundles`` (unknown fields rejected); entry points
 exist in ``[project.scripts]``; ``depends_on`` names tasks of the same job; every ``${var.X}`` is declared;
-each task's parameters parse with its own entry point's parser and cover its config one-to-one; optionally
-the whole bundle, merged per target, against the CLI's JSON schema (``databricks bundle schema``).
+each job's job-level parameters equal its config dataclass's fields, their defaults parse, and the generated
+block is in sync with the dataclass; tasks take no positional parameters (so job parameters are pushed down);
+optionally the whole bundle, merged per target, against the CLI's JSON schema (``databricks bundle schema``).
 """
 
 from __future__ import annotations
@@ -11,27 +12,40 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from shared.bundle import REFERENCE, Bundle, BundleError, load_bundle, resolve_references, task_order
-from shared.runner import load_entry_point
+from shared.bundle import REFERENCE, Bundle, BundleError, load_bundle, task_order
+from shared.bundle_sync import job_config_class, sync_bundle
+from shared.config import parse_config
+from shared.task import RUNTIME_ARGS
 
-PARAM_NAME = re.compile(r"^--([A-Za-z_][A-Za-z0-9_]*)=")
+
+def _typed_models() -> dict[str, Any]:
+    """Resource type -> the databricks-bundles typed model that checks it (unknown fields rejected)."""
+    from databricks.bundles.experiments import MlflowExperiment
+    from databricks.bundles.jobs import Job as TypedJob
+    from databricks.bundles.model_serving_endpoints import ModelServingEndpoint
+    from databricks.bundles.registered_models import RegisteredModel
+
+    return {"jobs": TypedJob, "experiments": MlflowExperiment, "model_serving_endpoints": ModelServingEndpoint,
+            "registered_models": RegisteredModel}
 
 
 def typed_model_errors(bundle: Bundle) -> Iterator[str]:
-    """Jobs that the databricks-bundles typed models reject."""
-    from databricks.bundles.jobs import Job as TypedJob
-
+    """Resources (jobs, experiments, serving endpoints, models) that the databricks-bundles typed models reject."""
+    models = _typed_models()
     for path, data in bundle.files.items():
-        for key, spec in ((data.get("resources") or {}).get("jobs") or {}).items():
-            try:
-                TypedJob.from_dict(copy.deepcopy(spec))
-            except (ValueError, TypeError) as exc:
-                yield f"{path.name}: job {key!r}: {exc}"
+        for kind, resources in (data.get("resources") or {}).items():
+            model = models.get(kind)
+            if model is None:
+                continue
+            for key, spec in (resources or {}).items():
+                try:
+                    model.from_dict(copy.deepcopy(spec))
+                except (ValueError, TypeError) as exc:
+                    yield f"{path.name}: {kind[:-1]} {key!r}: {exc}"
 
 
 def reference_errors(bundle: Bundle) -> Iterator[str]:
@@ -44,35 +58,61 @@ def reference_errors(bundle: Bundle) -> Iterator[str]:
 
 
 def task_errors(bundle: Bundle, target: str = "dev") -> Iterator[str]:
-    """Entry points, dependencies, and each task's parameters against its own parser and config."""
+    """Entry points, dependencies, job parameters against the job's config, and pushdown-friendly tasks."""
     scripts = bundle.entry_points()
-    values = bundle.variable_values(target)
     for job in bundle.jobs.values():
+        where_job = f"job {job.key!r}"
         try:
             task_order(job)
         except BundleError as exc:
             yield str(exc)
+        names = job.parameter_names
+        if len(set(names)) != len(names):
+            yield f"{where_job}: a job parameter is declared twice"
         for task in job.tasks:
-            where = f"job {job.key!r} task {task.key!r}"
+            where = f"{where_job} task {task.key!r}"
             if task.entry_point not in scripts:
                 yield f"{where}: entry point {task.entry_point!r} is not in [project.scripts]"
-                continue
-            names = [m.group(1) for p in task.parameters if (m := PARAM_NAME.match(p))]
-            if len(names) != len(task.parameters):
-                yield f"{where}: every parameter must be --name=value"
-            if len(set(names)) != len(names):
-                yield f"{where}: a parameter is given twice"
-            try:
-                entry = load_entry_point(bundle, task)
-                argv = [resolve_references(p, values, bundle.name, target) for p in task.parameters]
-                entry.parse(argv)  # type: ignore[attr-defined]
-            except Exception as exc:  # noqa: BLE001 - reported, not raised
-                yield f"{where}: parameters do not parse: {exc}"
-                continue
-            fields = {f.name for f in dataclasses.fields(entry.config_cls)}  # type: ignore[attr-defined]
-            if set(names) != fields:
-                yield (f"{where}: parameters and config fields differ: missing {sorted(fields - set(names))}, "
-                       f"extra {sorted(set(names) - fields)}")
+            if task.parameters:
+                yield (f"{where}: positional parameters turn off job parameter pushdown; declare job-level "
+                       "parameters and give the task named_parameters only")
+            named = dict(task.named_parameters)
+            if set(named) - set(RUNTIME_ARGS):
+                yield f"{where}: named_parameters may only hold {list(RUNTIME_ARGS)}, got {sorted(named)}"
+            if set(named) & set(names):
+                yield f"{where}: named_parameters repeat job parameter(s) {sorted(set(named) & set(names))}"
+            if not named:
+                yield (f"{where}: give the task named_parameters (job_run_id: '{{{{job.run_id}}}}') so Databricks "
+                       "runs it with keyword arguments, which is what job parameter pushdown needs")
+        if any(t.entry_point not in scripts for t in job.tasks):
+            continue
+        try:
+            config_cls = job_config_class(bundle, job)
+        except BundleError as exc:
+            yield str(exc)
+            continue
+        fields = [f.name for f in dataclasses.fields(config_cls)]
+        if set(names) != set(fields):
+            yield (f"{where_job}: job parameters and {config_cls.__name__} fields differ: "
+                   f"missing {sorted(set(fields) - set(names))}, extra {sorted(set(names) - set(fields))}")
+        try:
+            values = {p.name: bundle.resolve(p.default, target) for p in job.parameters}
+            parse_config(config_cls, [f"--{k}={v}" for k, v in values.items()], prog=job.key)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            yield f"{where_job}: job parameter defaults do not parse for target {target!r}: {exc}"
+
+
+def sync_errors(bundle: Bundle) -> Iterator[str]:
+    """Job parameter blocks that differ from what their config dataclasses generate."""
+    try:
+        results = sync_bundle(bundle, write=False)
+    except BundleError as exc:
+        yield str(exc)
+        return
+    for result in results:
+        if result.stale:
+            yield (f"{result.path.name}: job parameters differ from their config dataclass; "
+                   "run `usecases sync-bundle` (defaults are edited in the dataclass only)")
 
 
 def _merge(base: Any, over: Any) -> Any:
@@ -135,7 +175,7 @@ def schema_errors(bundle: Bundle, schema_path: Path) -> Iterator[str]:
 def check_bundle(root: str | Path, schema_path: str | Path | None = None) -> list[str]:
     """Every offline check; an empty list means the bundle is valid."""
     bundle = load_bundle(root)
-    errors = [*typed_model_errors(bundle), *reference_errors(bundle), *task_errors(bundle)]
+    errors = [*typed_model_errors(bundle), *reference_errors(bundle), *task_errors(bundle), *sync_errors(bundle)]
     if schema_path:
         errors.extend(schema_errors(bundle, Path(schema_path)))
     return errors

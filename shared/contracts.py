@@ -122,7 +122,6 @@ def apply_contract(df: DataFrame, contract: Contract) -> ContractResult:
         staged = staged.withColumn(spec.name, F.col(f"`__raw_{spec.name}`").try_cast(spec.dtype))
     failures = _failure_reasons(df, contract)
     flagged = staged.withColumn("__reasons", F.filter(F.array(*failures), lambda r: r.isNotNull()))
-    flagged = flagged.persist()
     raw_cols = [f"`__raw_{c.name}`" for c in contract.columns]
     original = [c for c in df.columns]
     valid = flagged.filter(F.size("__reasons") == 0).drop("__reasons", *[c.strip("`") for c in raw_cols])

@@ -1,16 +1,23 @@
-"""Run a bundle's jobs locally: the same entry points and parameters as on Databricks, in ``depends_on`` order."""
+"""Run a bundle's jobs locally: the same entry points and parameters as on Databricks, in ``depends_on`` order.
+
+Parameters follow Databricks' job parameter pushdown: every job-level parameter (its default resolved for the
+target, or the value given with ``--param``, like ``databricks bundle run --params``) reaches every task as
+``--name=value``, followed by the task's own ``named_parameters``. Naming a parameter the job does not declare
+is an error that lists the declared ones.
+"""
 
 from __future__ import annotations
 
 import importlib
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from shared.bundle import Bundle, BundleError, Job, Task, resolve_references, task_order
+from shared.bundle import Bundle, BundleError, Job, Task, task_order
 from shared.task import TaskReport
 
-PARAM = "--"
+DYNAMIC = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
 
 
 class TaskFailed(RuntimeError):
@@ -35,28 +42,45 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
     overrides: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name:
+        if not sep or not name.strip():
             raise BundleError(f"--param expects name=value, got {pair!r}")
         overrides[name.strip()] = value
     return overrides
 
 
-def task_argv(task: Task, values: Mapping[str, str], bundle_name: str, target: str,
-              overrides: Mapping[str, str]) -> list[str]:
-    """The task's parameters with references resolved and ``--name=value`` entries overridden."""
-    argv = []
-    for raw in task.parameters:
-        param = resolve_references(raw, values, bundle_name, target)
-        name, sep, _ = param.partition("=")
-        if sep and name.startswith(PARAM) and name[len(PARAM):] in overrides:
-            param = f"{name}={overrides[name[len(PARAM):]]}"
-        argv.append(param)
-    return argv
+def check_overrides(job: Job, overrides: Mapping[str, str]) -> None:
+    """Refuse a parameter the job does not declare, as ``databricks bundle run --params`` does."""
+    unknown = sorted(set(overrides) - set(job.parameter_names))
+    if unknown:
+        raise BundleError(f"job {job.key!r} has no parameter(s) {', '.join(unknown)}; "
+                          f"declared parameters: {', '.join(job.parameter_names)}")
 
 
-def job_parameter_names(job: Job) -> set[str]:
-    """Every ``--name`` any task of the job takes."""
-    return {p.partition("=")[0][len(PARAM):] for t in job.tasks for p in t.parameters if p.startswith(PARAM)}
+def job_parameter_values(bundle: Bundle, job: Job, target: str, overrides: Mapping[str, str]) -> dict[str, str]:
+    """Each job parameter's value for one run: the override if given, else its default resolved for ``target``."""
+    check_overrides(job, overrides)
+    return {p.name: overrides[p.name] if p.name in overrides else bundle.resolve(p.default, target)
+            for p in job.parameters}
+
+
+def resolve_dynamic(text: str, context: Mapping[str, str]) -> str:
+    """Replace Databricks dynamic value references (``{{job.run_id}}``) with this local run's values."""
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(1) not in context:
+            raise BundleError(f"dynamic value {{{{{match.group(1)}}}}} has no local value; known: {sorted(context)}")
+        return context[match.group(1)]
+
+    return DYNAMIC.sub(substitute, text)
+
+
+def task_argv(task: Task, job_values: Mapping[str, str], dynamic: Mapping[str, str]) -> list[str]:
+    """What the task's entry point receives: pushed-down job parameters, then the task's named parameters."""
+    clash = sorted(k for k, _ in task.named_parameters if k in job_values)
+    if clash:
+        raise BundleError(f"task {task.key!r} repeats job parameter(s) {clash} in named_parameters")
+    pushed = [f"--{name}={value}" for name, value in job_values.items()]
+    return pushed + [f"--{k}={resolve_dynamic(v, dynamic)}" for k, v in task.named_parameters]
 
 
 def load_entry_point(bundle: Bundle, task: Task) -> Callable[..., object]:
@@ -90,20 +114,18 @@ def run_job(
     if job_key not in bundle.jobs:
         raise BundleError(f"no job {job_key!r}; jobs: {', '.join(sorted(bundle.jobs))}")
     job = bundle.jobs[job_key]
-    overrides = dict(overrides or {})
-    unknown = set(overrides) - job_parameter_names(job)
-    if unknown:
-        raise BundleError(f"job {job_key!r} has no parameter(s) {sorted(unknown)}")
-    values = bundle.variable_values(target)
+    values = job_parameter_values(bundle, job, target, dict(overrides or {}))
     tasks = [job.task(only_task)] if only_task else task_order(job)
+    run_id = f"local-{time.time_ns()}"
     results = []
     for task in tasks:
-        argv = task_argv(task, values, bundle.name, target, overrides)
+        dynamic = {"job.run_id": run_id, "job.id": job_key, "task.name": task.key, "task.run_id": run_id}
+        argv = task_argv(task, values, dynamic)
         entry = load_entry_point(bundle, task)
         started = time.perf_counter()
         try:
             report = entry.run(argv, warehouse=warehouse)  # type: ignore[attr-defined]
-        except Exception as exc:  # noqa: BLE001 - re-raised with the job and task named
+        except Exception as exc:
             echo(f"  {job_key + '.' + task.key:<32} FAILED after {time.perf_counter() - started:.1f}s")
             raise TaskFailed(job_key, task.key, exc) from exc
         echo(

@@ -1,4 +1,9 @@
-"""One SparkSession per process: the active one on Databricks, a tuned ``local[*]`` one on a laptop."""
+"""One SparkSession per process: the active one on Databricks, a tuned ``local[*]`` one on a laptop.
+
+With ``USECASES_SPARK_REMOTE`` set (e.g. ``local[2]``, or ``usecases run --connect``) the session is a Spark
+Connect client of a local Spark Connect server, which is what serverless compute and databricks-connect give
+jobs; the serverless guard (``shared.serverless``) then makes the APIs serverless refuses raise here too.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from shared.env import local_home, on_databricks
 
 log = logging.getLogger(__name__)
 
+REMOTE_ENV = "USECASES_SPARK_REMOTE"
 # Rows per Arrow batch sent to a pandas UDF (Spark's default 10,000); a job may raise it with ``session_conf``.
 ARROW_BATCH_ROWS_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 
@@ -34,16 +40,29 @@ LOCAL_SETTINGS: dict[str, str] = {
 }
 
 
+def remote_master() -> str | None:
+    """The local master to serve Spark Connect from (``USECASES_SPARK_REMOTE``), or None for classic mode."""
+    return os.environ.get(REMOTE_ENV) or None
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """Whether ``spark`` is a Spark Connect session (serverless, databricks-connect, or local Connect mode)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
 def get_spark(app_name: str = "ml-use-cases") -> SparkSession:
-    """Return this process's SparkSession, creating a local one off Databricks."""
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
+    """Return this process's SparkSession, creating a local one (classic, or Spark Connect) off Databricks."""
     if on_databricks():
         return SparkSession.builder.getOrCreate()
     # Python workers must run this interpreter: a bare `python3` on PATH (what Spark falls back to) may be
     # another installation without pandas or pyarrow, which fails only once a pandas UDF runs.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    remote = remote_master()
+    if remote is not None:
+        return _connect_session(remote, app_name)
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
     master = os.environ.get("USECASES_SPARK_MASTER", "local[*]")
     builder = SparkSession.builder.master(master).appName(app_name)
     builder = builder.config("spark.sql.warehouse.dir", str(local_home() / "spark-warehouse"))
@@ -51,6 +70,51 @@ def get_spark(app_name: str = "ml-use-cases") -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def parallelism(spark: SparkSession) -> int:
+    """How many tasks the session runs at once, for sizing partitions; no ``sparkContext`` in Connect mode.
+
+    Classic: Spark's default parallelism. Connect: ``spark.default.parallelism`` when the server sets it, else the
+    local server's core count; 8 when neither is known (serverless scales out on its own).
+    """
+    if not is_connect(spark):
+        return int(spark.sparkContext.defaultParallelism)
+    configured = spark.conf.get("spark.default.parallelism", None)
+    if configured:
+        return max(1, int(configured))
+    return _cores_of(remote_master() or "") or 8
+
+
+def _cores_of(master: str) -> int:
+    """Cores of a ``local[N]`` / ``local[*]`` master string (0 when it names no local master)."""
+    if master in ("local", "local[1]"):
+        return 1
+    if master.startswith("local[") and master.endswith("]"):
+        inner = master[len("local["):-1].split(",")[0].strip()
+        return os.cpu_count() or 1 if inner == "*" else max(1, int(inner))
+    return 0
+
+
+def _connect_session(remote: str, app_name: str) -> SparkSession:
+    """A Spark Connect session served by a local server (started on first use, in this process's JVM)."""
+    from shared.serverless import install_guard
+
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    existing = ConnectSession.getActiveSession()
+    if existing is not None:  # settings apply when the server starts; later getOrCreate calls must not resend them
+        return existing
+    if remote.startswith("sc://"):
+        builder = SparkSession.builder.remote(remote)
+    else:
+        builder = SparkSession.builder.remote(remote).appName(app_name)
+        builder = builder.config("spark.sql.warehouse.dir", str(local_home() / "spark-warehouse"))
+        for key, value in LOCAL_SETTINGS.items():
+            builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    install_guard(spark)
     return spark
 
 

@@ -86,6 +86,10 @@ class TableStore(ABC):
         """Upsert ``df`` into the table on ``keys``: re-running with the same rows leaves one copy."""
 
     @abstractmethod
+    def drop(self, name: str) -> None:
+        """Remove the table if it exists (used for a task's own staging tables, never for inputs)."""
+
+    @abstractmethod
     def display_name(self, name: str) -> str:
         """The name shown in logs and errors."""
 
@@ -113,6 +117,9 @@ class LocalTableStore(TableStore):
         path = self.warehouse / "_volumes" / self.catalog / self.schema / validate_name(volume, "volume name")
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def drop(self, name: str) -> None:
+        shutil.rmtree(self.table_dir(name), ignore_errors=True)
 
     def _current_path(self, name: str) -> Path | None:
         root = self.table_dir(name)
@@ -183,6 +190,9 @@ class UnityCatalogTableStore(TableStore):
 
     def exists(self, name: str) -> bool:
         return bool(self.spark.catalog.tableExists(self.display_name(name)))
+
+    def drop(self, name: str) -> None:
+        self.spark.sql(f"DROP TABLE IF EXISTS {self.fqn(name)}")
 
     def volume_path(self, volume: str) -> Path:
         from shared.workspace import ensure_volume

@@ -6,13 +6,18 @@ same objects in-process, so a task runs identically in both places.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -26,6 +31,28 @@ log = logging.getLogger("usecases")
 
 # Errors that mean "the input or parameters are wrong": reported as one clear line, exit code 2.
 USER_ERRORS = (ConfigError, ContractError, IdentifierError, TableNotFoundError)
+# Per-run values a task receives as named parameters besides the job's parameters (not part of the config):
+# the bundle passes ``--job_run_id={{job.run_id}}`` so MLflow runs can be traced back to the Databricks run.
+RUNTIME_ARGS = ("job_run_id",)
+VERBOSE_ENV = "USECASES_VERBOSE"
+STAGING_PREFIX = "_staged_"
+
+
+def quarantine_table(input_table: str) -> str:
+    """Where an input's rejected rows go: ``<input>_quarantine`` (the input's logical name, not a file path)."""
+    return f"{input_table}_quarantine"
+
+
+def split_runtime_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Separate ``--job_run_id=...`` style run-context arguments from the config's ``--name=value`` arguments."""
+    config_argv, runtime = [], {}
+    for arg in argv:
+        name, sep, value = arg.partition("=")
+        if sep and name.startswith("--") and name[2:] in RUNTIME_ARGS:
+            runtime[name[2:]] = value
+        else:
+            config_argv.append(arg)
+    return config_argv, runtime
 
 
 class RowAccountingError(RuntimeError):
@@ -43,6 +70,7 @@ class TaskReport:
     metrics: dict[str, float] = field(default_factory=dict)
     task: str = ""
     elapsed_s: float = 0.0
+    tables_written: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         if self.balanced and self.rows_in != self.rows_out + self.rows_quarantined:
@@ -50,6 +78,34 @@ class TaskReport:
                 f"task {self.task}: rows in {self.rows_in} != rows out {self.rows_out} "
                 f"+ rows quarantined {self.rows_quarantined}"
             )
+
+
+class RecordingTableStore:
+    """A table store that remembers which tables a task wrote (for reports and the conformance test)."""
+
+    def __init__(self, store: TableStore) -> None:
+        self._store = store
+        self.written: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def _note(self, name: str) -> None:
+        if not name.startswith(STAGING_PREFIX) and name not in self.written:
+            self.written.append(name)
+
+    def write(self, df: DataFrame, name: str, replace_where: Mapping[str, object] | None = None) -> None:
+        self._note(name)
+        self._store.write(df, name, replace_where)
+
+    def merge(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
+        self._note(name)
+        self._store.merge(df, name, keys)
+
+    def drop(self, name: str) -> None:
+        if not name.startswith(STAGING_PREFIX):
+            raise ValueError(f"a task may drop only its own staging tables, not {name!r}")
+        self._store.drop(name)
 
 
 @dataclass
@@ -61,15 +117,21 @@ class TaskContext(Generic[C]):
     usecase: str
     task: str
     quarantined: int = 0
+    max_quarantine_fraction: float = 0.1
+    run_context: dict[str, str] = field(default_factory=dict)
+    quarantines_written: set[str] = field(default_factory=set)
 
-    def read_with_contract(self, name: str, contract: Contract) -> tuple[DataFrame, int]:
+    def read_with_contract(self, name: str, contract: Contract, frame: DataFrame | None = None
+                           ) -> tuple[DataFrame, int]:
         """Read table or file ``name``, apply ``contract``, write rejects to ``<contract.table>_quarantine``.
 
-        Returns the valid rows and the number of rows read. Quarantine is overwritten on every run so
-        re-running gives the same tables; an empty quarantine table is still written, so it reflects this run.
+        ``frame`` is the input already read (for a source the table store cannot read, such as a GeoJSON
+        FeatureCollection); ``name`` then only labels it. Returns the valid rows and the number of rows read.
+        Quarantine is overwritten on every run so re-running gives the same tables; an empty quarantine table
+        is still written, so it reflects this run.
         """
         try:
-            df = self.tables.read(name)
+            df = frame if frame is not None else self.tables.read(name)
         except TableNotFoundError as exc:
             raise TableNotFoundError(f"input table {contract.table!r}: {exc}") from exc
         label = name if is_file_reference(name) else self.tables.display_name(name)
@@ -77,7 +139,8 @@ class TaskContext(Generic[C]):
             result = apply_contract(df, contract)
         except ContractError as exc:
             raise ContractError(f"{exc} (read from {label})") from exc
-        self.tables.write(result.quarantined, f"{contract.table}_quarantine")
+        self.tables.write(result.quarantined, quarantine_table(contract.table))
+        self.quarantines_written.add(quarantine_table(contract.table))
         self.quarantined += result.rows_quarantined
         log.info(
             "%s: %d rows in = %d passed + %d quarantined", label, result.rows_in, result.rows_valid,
@@ -86,19 +149,60 @@ class TaskContext(Generic[C]):
         return result.valid, result.rows_in
 
 
-    def should_generate(self, name: str, config: JobConfig) -> bool:
-        """Whether a generate task may write synthetic data to ``name``.
+    def add_to_quarantine(self, input_table: str, rejected: DataFrame) -> int:
+        """Add rows a task rejected after the contract (e.g. every row of a series too short to model) to the
+        input's quarantine table, beside the contract's rejects; return how many rows were added.
 
-        Only when ``generate_data`` is on, ``name`` is a table (not a user's file) and it does not exist yet:
-        generation never overwrites data, so re-runs and users' own tables are safe.
+        After ``read_with_contract`` for the same input in the same task the rows join the contract's rejects;
+        otherwise they replace the quarantine of an earlier run, so a re-run gives the same tables.
         """
-        return config.generate_data and not is_file_reference(name) and not self.tables.exists(name)
+        name = quarantine_table(input_table)
+        current = self.tables.read(name) if name in self.quarantines_written and self.tables.exists(name) else None
+        before = 0 if current is None else current.count()
+        self.tables.write(rejected if current is None else current.unionByName(rejected, allowMissingColumns=True),
+                          name)
+        added = self.tables.read(name).count() - before
+        self.quarantines_written.add(name)
+        self.quarantined += added
+        return added
 
-    def mlflow_run(self, config: JobConfig):  # noqa: ANN201 - context manager of mlflow.ActiveRun
+    @contextmanager
+    def staged(self, df: DataFrame, label: str) -> Iterator[DataFrame]:
+        """Compute ``df`` once into a task-private table and yield it read back; the table is dropped after.
+
+        Serverless compute has no cache or persist, so where one expensive frame (a simulation, decoded images,
+        model scores) feeds several writes or counts, this computes it once instead of once per action.
+        """
+        name = f"{STAGING_PREFIX}{self.usecase}_{self.task}_{label}_{uuid.uuid4().hex[:10]}"
+        self.tables.write(df, name)
+        try:
+            yield self.tables.read(name)
+        finally:
+            self.tables.drop(name)
+
+    def should_generate(self, names: str | Sequence[str], config: JobConfig) -> bool:
+        """Whether a generate task may write its synthetic tables ``names`` (all of them, or none).
+
+        Only when ``generate_data`` is on, every name is a table (not a user's file) and none of them exists
+        yet: generation never overwrites data and never adds synthetic truth beside a user's own input.
+        """
+        targets = [names] if isinstance(names, str) else list(names)
+        if not config.generate_data:
+            return False
+        if any(is_file_reference(n) for n in targets):
+            log.info("generate: %s names a file; nothing generated", ", ".join(targets))
+            return False
+        present = [n for n in targets if self.tables.exists(n)]
+        if present:
+            log.info("generate: %s already exist(s); nothing generated (never overwrites)", ", ".join(present))
+            return False
+        return True
+
+    def mlflow_run(self, config: JobConfig) -> Any:
         """An MLflow run for this task (experiment from config, config logged as params, commit/target tags)."""
         from shared.tracking import task_run
 
-        return task_run(config, self.usecase, self.task, config.target)
+        return task_run(config, self.usecase, self.task, config.target, self.run_context)
 
 
 TaskFunction = Callable[[TaskContext[C], C], TaskReport]
@@ -114,36 +218,55 @@ class TaskEntryPoint(Generic[C]):
     def prog(self) -> str:
         return f"{self.usecase}.{self.task}"
 
-    def parser(self):  # noqa: ANN201 - argparse.ArgumentParser
+    def parser(self) -> argparse.ArgumentParser:
         return build_parser(self.config_cls, prog=self.prog)
 
     def parse(self, argv: Sequence[str]) -> C:
-        return parse_config(self.config_cls, argv, prog=self.prog)
+        return parse_config(self.config_cls, split_runtime_args(argv)[0], prog=self.prog)
 
     def run(self, argv: Sequence[str], warehouse: str | None = None) -> TaskReport:
         """Parse ``argv`` into the config, run the task, check and return its report."""
         from shared.spark import get_spark
         from shared.workspace import ensure_schema
 
-        config = self.parse(argv)
+        config_argv, runtime = split_runtime_args(argv)
+        config = parse_config(self.config_cls, config_argv, prog=self.prog)
         started = time.perf_counter()
         spark = get_spark(self.prog)
         ensure_schema(config.catalog, config.schema)
-        ctx: TaskContext[C] = TaskContext(spark, table_store(spark, config.catalog, config.schema, warehouse),
-                                          self.usecase, self.task)
+        store = RecordingTableStore(table_store(spark, config.catalog, config.schema, warehouse))
+        ctx: TaskContext[C] = TaskContext(spark, store, self.usecase, self.task,  # type: ignore[arg-type]
+                                          max_quarantine_fraction=config.max_quarantine_fraction,
+                                          run_context=runtime)
         report = self.fn(ctx, config)
         report.task = self.prog
         report.elapsed_s = round(time.perf_counter() - started, 3)
+        report.tables_written = list(store.written)
         report.check()
-        print("TASK_REPORT " + json.dumps(asdict(report), sort_keys=True), flush=True)
+        log.debug("TASK_REPORT %s", json.dumps(asdict(report), sort_keys=True))
         return report
 
     def __call__(self, argv: Sequence[str] | None = None) -> int:
-        """Console-script entry: exit 0 on success, 2 with one clear line on bad input or parameters."""
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        """Console-script entry, as a Databricks wheel task calls it (``entry()``, argv in ``sys.argv``).
+
+        Databricks ignores the return value, so every failure raises ``SystemExit`` with a non-zero code: bad
+        parameters or input print one clear line and exit 2 (the traceback too with ``USECASES_VERBOSE=1``);
+        any other error keeps its traceback and exits 1. ``--help`` lists every parameter with its meaning.
+        """
+        verbose = os.environ.get(VERBOSE_ENV, "") not in ("", "0")
+        logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        args = sys.argv[1:] if argv is None else list(argv)
+        if "-h" in args or "--help" in args:
+            self.parser().print_help()
+            raise SystemExit(0)
         try:
-            self.run(sys.argv[1:] if argv is None else argv)
+            report = self.run(args)
         except USER_ERRORS as exc:
-            print(f"{self.prog}: error: {exc}", file=sys.stderr)
-            return 2
+            if verbose:
+                traceback.print_exc()
+            print(f"{self.prog}: error: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+        print(f"{self.prog}: done in {report.elapsed_s:.1f}s: rows in {report.rows_in:,}, out {report.rows_out:,}, "
+              f"quarantined {report.rows_quarantined:,}", flush=True)
         return 0

@@ -58,8 +58,11 @@ def ensure_experiment(name: str) -> str:
     return mlflow.create_experiment(name, artifact_location=f"{local_artifact_root()}/{folder}")
 
 
-def git_commit() -> str:
-    """The code's commit: ``$GIT_COMMIT`` (set by CI or a bundle variable), else ``git rev-parse``, else unknown."""
+def git_commit(deployed: str = "") -> str:
+    """The code's commit: the deployed one (the ``git_commit`` job parameter, ``${bundle.git.commit}``), else
+    ``$GIT_COMMIT`` (CI), else ``git rev-parse`` of this source tree, else unknown."""
+    if deployed:
+        return deployed
     if os.environ.get("GIT_COMMIT"):
         return os.environ["GIT_COMMIT"]
     try:
@@ -72,11 +75,17 @@ def git_commit() -> str:
 
 
 @contextmanager
-def task_run(config: JobConfig, usecase: str, task: str, target: str) -> Iterator[mlflow.ActiveRun]:
-    """An MLflow run for one task: experiment from config, config as params, tags for commit and target."""
+def task_run(config: JobConfig, usecase: str, task: str, target: str,
+             run_context: Mapping[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
+    """An MLflow run for one task: experiment from config, config as params, tags for commit, target and the
+    Databricks job run (``job_run_id``) that started it."""
     configure_tracking()
     experiment_id = ensure_experiment(config.experiment)
-    tags = {"usecase": usecase, "task": task, "target": target, "git_commit": git_commit()}
+    # Make it the active experiment too: nested runs (start_run(nested=True)) and any run started without an
+    # experiment id land here instead of in experiment 0 "Default" with artifacts in ./mlruns.
+    mlflow.set_experiment(experiment_id=experiment_id)
+    tags = {"usecase": usecase, "task": task, "target": target, "git_commit": git_commit(config.git_commit),
+            **{k: v for k, v in (run_context or {}).items() if v}}
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{usecase}.{task}", tags=tags) as run:
         log_config(config)
         yield run

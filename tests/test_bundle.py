@@ -46,7 +46,9 @@ def test_dev_and_prod_targets() -> None:
     assert prod["run_as"] == {"service_principal_name": "${var.service_principal}"}
     assert {"service_principal_name": "${var.service_principal}", "level": "CAN_MANAGE"} in prod["permissions"]
     assert prod["variables"]["generate_data"] == "false"
-    assert {"catalog", "schema", "experiment_root", "service_principal"} <= set(document["variables"])
+    assert {"catalog", "schema", "experiment_root", "service_principal", "h3_engine"} <= set(document["variables"])
+    assert targets["dev"]["variables"]["h3_engine"] == "databricks_sql"
+    assert prod["variables"]["h3_engine"] == "databricks_sql"
     assert "default" not in document["variables"]["service_principal"]
 
 
@@ -87,9 +89,16 @@ def test_toy_bundle_is_valid() -> None:
         (lambda s: s.replace("      name: toy pipeline\n", "      name: toy pipeline\n      colour: red\n", 1),
          "Unexpected field 'colour'"),
         (lambda s: s.replace("entry_point: toy-clean", "entry_point: toy-missing"), "'toy-missing' is not in"),
-        (lambda s: s.replace("--rows=${var.rows}", "--rows=${var.undeclared}"), "${var.undeclared} is not declared"),
-        (lambda s: s.replace("              - --bad_every=10\n", ""), "missing ['bad_every']"),
-        (lambda s: s.replace("--bad_every=10", "--bad_every=ten"), "bad value for --bad_every"),
+        (lambda s: s.replace('default: "${var.rows}"', 'default: "${var.undeclared}"', 1),
+         "${var.undeclared} is not declared"),
+        (lambda s: s.replace('        - name: bad_every', '        - name: bad_every_n', 1),
+         "missing ['bad_every'], extra ['bad_every_n']"),
+        (lambda s: s.replace('default: "10"', 'default: "ten"', 1), "bad value for --bad_every"),
+        (lambda s: s.replace('default: "10"', 'default: "11"', 1), "run `usecases sync-bundle`"),
+        (lambda s: s.replace('            named_parameters: *run_context\n', '            parameters: ["--rows=1"]\n', 1),
+         "positional parameters turn off job parameter pushdown"),
+        (lambda s: s.replace('              job_run_id: "{{job.run_id}}"', '              rows: "3"', 1),
+         "named_parameters may only hold"),
         (lambda s: s.replace("            - task_key: extract\n", "            - task_key: nothing\n", 1),
          "unknown task"),
     ],

@@ -8,7 +8,7 @@ import pytest
 
 from shared.bundle import BundleError, Job, Task, load_bundle, resolve_references, task_order
 from shared.cli import main
-from shared.runner import TaskFailed, parse_overrides, run_job
+from shared.runner import TaskFailed, job_parameter_values, parse_overrides, run_job, task_argv
 
 TOY = Path(__file__).resolve().parents[1] / "fixtures" / "toy_bundle"
 
@@ -60,17 +60,49 @@ def test_target_variables_are_used(toy) -> None:
     assert toy.variable_values("dev")["rows"] == "100"
     dev = toy.variable_values("dev")
     assert resolve_references("/x/${bundle.target}/${var.rows}", dev, "toy", "dev") == "/x/dev/100"
+    assert toy.resolve("${resources.experiments.toy.name}", "dev") == "/toy/dev/toy"
     with pytest.raises(BundleError, match="variable 'nope'"):
         resolve_references("${var.nope}", {}, "toy", "dev")
+    with pytest.raises(BundleError, match="no experiment 'nope'"):
+        toy.resolve("${resources.experiments.nope.name}", "dev")
+
+
+def test_job_parameters_are_pushed_down_to_every_task(toy) -> None:
+    """Like Databricks' pushdown: each job parameter reaches each task as --name=value, then named_parameters."""
+    job = toy.jobs["toy"]
+    values = job_parameter_values(toy, job, "local", {"rows": "7"})
+    assert values["rows"] == "7" and values["catalog"] == "toy_catalog" and values["target"] == "local"
+    assert values["experiment"] == "/toy/local/toy"
+    argv = task_argv(job.task("clean"), values, {"job.run_id": "r1"})
+    assert argv[: len(values)] == [f"--{k}={v}" for k, v in values.items()]
+    assert argv[-1] == "--job_run_id=r1"
 
 
 def test_unknown_param_and_job_are_clear_errors(toy, capsys) -> None:
-    with pytest.raises(BundleError, match="no parameter"):
+    with pytest.raises(BundleError, match="no parameter.*colour.*declared parameters: catalog, schema"):
         run_job(toy, "toy", overrides={"colour": "red"})
     assert main(["--bundle", str(TOY), "run", "nojob"]) == 2
     assert "no job 'nojob'" in capsys.readouterr().err
+    assert main(["--bundle", str(TOY), "run", "toy", "--param", "colour=red"]) == 2
+    err = capsys.readouterr().err
+    assert "colour" in err and "declared parameters:" in err and "bad_every" in err
+    assert main(["--bundle", str(TOY), "run", "toy", "--target", "nosuchtarget"]) == 2
+    assert "no target 'nosuchtarget'; targets: local, dev, local" in capsys.readouterr().err
     with pytest.raises(BundleError, match="name=value"):
         parse_overrides(["rows"])
+
+
+def test_run_all_takes_job_qualified_parameters(toy, warehouse: Path, mlflow_store: str, capsys) -> None:
+    assert main(["--bundle", str(TOY), "run", "all", "--param", "broken.rows=3", "--param", "nope=1",
+                 "--warehouse", str(warehouse)]) == 2
+    assert "no job being run declares parameter 'nope'" in capsys.readouterr().err
+
+
+def test_params_command_prints_every_meaning(capsys) -> None:
+    assert main(["--bundle", str(TOY), "params", "toy"]) == 0
+    out = capsys.readouterr().out
+    assert "rows  [integer; default 100; on Databricks ${var.rows}]" in out
+    assert "every n-th row gets a negative amount" in out
 
 
 def test_bad_parameter_value_fails_the_task_with_a_clear_message(toy, warehouse: Path, capsys) -> None:
@@ -89,7 +121,7 @@ def test_failing_task_stops_its_job(toy, warehouse: Path, mlflow_store: str, cap
 
 def test_dependency_cycles_and_unknown_dependencies_are_rejected() -> None:
     def task(key: str, *deps: str) -> Task:
-        return Task(key, "p", "e", (), deps)
+        return Task(key, "p", "e", depends_on=deps)
 
     with pytest.raises(BundleError, match="cycle"):
         task_order(Job("j", "j", (task("a", "b"), task("b", "a")), TOY))

@@ -18,13 +18,32 @@ def test_unbalanced_report_is_an_error() -> None:
 
 
 def test_console_entry_point_exit_codes(warehouse: Path, mlflow_store: str, monkeypatch, capsys) -> None:
+    """Called as a Databricks wheel task calls it: argv in sys.argv, return value ignored, so failures raise."""
     monkeypatch.setenv("USECASES_WAREHOUSE", str(warehouse))
-    assert extract(["--rows=30"]) == 0
-    assert '"rows_out": 30' in capsys.readouterr().out
-    assert extract(["--rows=abc"]) == 2
-    assert "toy.extract: error: bad value for --rows" in capsys.readouterr().err
-    assert clean(["--catalog=other"]) == 2  # reads a table that does not exist in that catalog
+    monkeypatch.setattr("sys.argv", ["toy-extract", "--rows=30", "--job_run_id=123"])
+    assert extract() == 0
+    assert "toy.extract: done" in capsys.readouterr().out
+    monkeypatch.setattr("sys.argv", ["toy-extract", "--rows=abc"])
+    with pytest.raises(SystemExit) as exit_info:
+        extract()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["toy.extract: error: bad value for --rows: 'abc' (invalid literal for int() "
+                                        "with base 10: 'abc')"]
+    monkeypatch.setattr("sys.argv", ["toy-clean", "--catalog=other"])  # that catalog has no toy_raw table
+    with pytest.raises(SystemExit) as exit_info:
+        clean()
+    assert exit_info.value.code == 2
     assert "input table 'toy_raw': table other.ml_use_cases.toy_raw does not exist" in capsys.readouterr().err
+
+
+def test_help_gives_every_parameter_its_meaning(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        extract(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "rows the extract task writes [integer; default: 100]" in out
+    assert "--max_quarantine_fraction" in out and "quarantined (0..1)" in out
 
 
 def test_missing_column_fails_the_task_naming_table_column_and_schema(spark, tables, mlflow_store: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from shared.config import ConfigError, JobConfig
+from shared.config import ConfigError, JobConfig, param
 
 FILL_POLICIES = ("zero", "missing")
 GROWTHS = ("linear", "flat", "logistic")
@@ -16,35 +16,45 @@ SEASONALITY_MODES = ("additive", "multiplicative")
 class ForecastingConfig(JobConfig):
     """Fine-grained demand forecasting: one Prophet model per series, backtested against seasonal-naive.
 
-    Generator sizes (stores, items, history_days) default to a run that takes about a minute or two on a
-    2-core laptop; ``stores=10 items=50`` gives the 500-series set of the original accelerator.
+    Generator sizes (n_stores, n_items, n_days) default to a run that takes about a minute or two on a
+    2-core laptop; ``n_stores=10 n_items=50`` gives the 500-series set of the original accelerator.
     """
 
-    sales_table: str = "sales"
-    truth_table: str = "sales_series_truth"
-    key_columns: tuple[str, ...] = ("store_id", "item_id")
-    stores: int = 10
-    items: int = 10
-    history_days: int = 1095
-    history_end: str = "2024-12-31"
-    intermittent_share: float = 0.1
-    short_share: float = 0.05
-    training_date: str = ""
-    fill_policy: str = "zero"
-    min_history_days: int = 90
-    horizon: int = 90
-    growth: str = "linear"
-    logistic_cap_factor: float = 1.5  # growth=logistic: cap = factor x the series' highest observed value, floor 0
-    seasonality_mode: str = "multiplicative"
-    interval_width: float = 0.95
-    uncertainty_samples: int = 200
-    holidays_country: str = "US"
-    season_length: int = 7
-    backtest_folds: int = 2
-    backtest_horizon: int = 28
-    partitions: int = 0
-    plot_series: int = 4
-    scratch_dir: str = ""
+    sales_table: str = param("sales", "input: daily sales (date, key columns, units_sold); table name or, "
+                             "locally, a CSV/Parquet path")
+    ground_truth_table: str = param("sales_series_truth", "output of generate: each generated series' true "
+                                    "profile (for evaluation)")
+    prepared_table: str = param("sales_prepared", "output: modelable series on complete calendars up to the "
+                                "training date")
+    models_table: str = param("forecast_models", "output: one row per series with its fitted model and forecast")
+    errors_table: str = param("forecast_errors", "output: series whose model failed, with the error (fallback used)")
+    metrics_table: str = param("forecast_metrics", "output: backtest accuracy per series and model")
+    forecasts_table: str = param("forecasts", "output: the published forecast, one row per series and day")
+    registered_model: str = param("demand_forecaster", "registered model name (catalog.schema.<this>)")
+    key_columns: tuple[str, ...] = param(("store_id", "item_id"), "columns that identify one series")
+    n_stores: int = param(10, "stores the generate task simulates (10 x 50 items is the accelerator's 500 series)")
+    n_items: int = param(10, "items per store the generate task simulates")
+    n_days: int = param(1095, "days of history the generate task simulates")
+    history_end: str = param("2024-12-31", "last day of the generated history (YYYY-MM-DD)")
+    intermittent_share: float = param(0.1, "share of generated series with intermittent demand")
+    short_share: float = param(0.05, "share of generated series too short to model (they are quarantined)")
+    training_date: str = param("", "forecast origin (YYYY-MM-DD); empty: the latest date in the sales")
+    fill_policy: str = param("zero", "a day missing from sales: zero (sold nothing) or missing (unknown)")
+    min_history_days: int = param(90, "fewest observed days a series needs to be modelled")
+    horizon: int = param(90, "days forecast after the training date")
+    growth: str = param("linear", "Prophet trend: linear, flat or logistic")
+    logistic_cap_factor: float = param(1.5, "growth=logistic: cap = this x the series' highest observed value")
+    seasonality_mode: str = param("multiplicative", "Prophet seasonality: additive or multiplicative")
+    interval_width: float = param(0.95, "width of the forecast interval (0..1)")
+    uncertainty_samples: int = param(200, "Prophet's samples for the interval; 0: no interval, much faster")
+    holidays_country: str = param("US", "country whose public holidays the models know (ISO code; set it to "
+                                  "your market's)")
+    season_length: int = param(7, "season length in days of the seasonal-naive baseline")
+    backtest_folds: int = param(2, "rolling-origin backtest folds")
+    backtest_horizon: int = param(28, "days forecast in each backtest fold")
+    partitions: int = param(0, "Spark partitions for the per-series work; 0: twice the cores")
+    plot_series: int = param(4, "series drawn in the MLflow forecast plots")
+    scratch_dir: str = param("", "folder for cmdstan's temporary files; empty: the system temp folder")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -55,7 +65,7 @@ class ForecastingConfig(JobConfig):
         reserved = {"date", "units_sold", "ds", "y", "yhat", "model", "training_date"}
         if reserved & set(self.key_columns):
             raise ConfigError(f"key_columns may not use reserved names {sorted(reserved & set(self.key_columns))}")
-        for name in ("stores", "items", "history_days", "horizon", "min_history_days", "season_length",
+        for name in ("n_stores", "n_items", "n_days", "horizon", "min_history_days", "season_length",
                      "backtest_folds", "backtest_horizon"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")

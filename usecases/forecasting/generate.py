@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 
-from usecases.forecasting.partitioning import default_parallelism
+from shared.spark import parallelism
 
 WEEKLY_PROFILE = np.array([0.85, 0.9, 0.95, 1.0, 1.1, 1.3, 1.2])  # Monday .. Sunday
 SPEC_COLUMNS = ("store", "item", "kind", "level", "growth", "yearly_amplitude", "yearly_phase", "holiday_uplift",
@@ -114,7 +114,7 @@ def generate_sales(spark: SparkSession, seed: int, stores: int, items: int, hist
                 yield pd.DataFrame({"date": frame["date"], **key_values(frame, keys),
                                     "units_sold": frame["units_sold"]})
 
-    n_partitions = max(1, min(len(specs), 4 * default_parallelism(spark)))
+    n_partitions = max(1, min(len(specs), 4 * parallelism(spark)))
     spec_df = spark.createDataFrame(specs).repartition(n_partitions)
     sales = spec_df.mapInPandas(simulate, f"date date, {key_schema(keys)}, units_sold bigint")
     truth_pdf = specs.assign(first_date=[end - dt.timedelta(days=int(d) - 1) for d in specs["start_offset"]])

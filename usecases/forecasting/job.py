@@ -14,63 +14,63 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shared.config import ConfigError
-from shared.task import TaskContext, TaskEntryPoint, TaskReport
+from shared.task import TaskContext, TaskEntryPoint, TaskReport, quarantine_table
 from shared.tracking import log_metrics
 from usecases.forecasting import publish as pub
 from usecases.forecasting.backtest import backtest_one_series, metrics_schema
 from usecases.forecasting.config import ForecastingConfig
+from usecases.forecasting.contracts import sales_contract
 from usecases.forecasting.generate import generate_sales
 from usecases.forecasting.mlflow_logging import log_and_register_forecaster, log_figures
 from usecases.forecasting.model import ProphetSettings, forecast_one_series, result_schema
 from usecases.forecasting.partitioning import BUCKET, partition_count, with_balanced_buckets
-from usecases.forecasting.prepare import FILLED, prepare_sales, resolve_training_date, sales_contract
+from usecases.forecasting.prepare import FILLED, prepare_sales, resolve_training_date
 
 log = logging.getLogger("usecases.forecasting")
 UC = "forecasting"
-PREPARED, SERIES_QUARANTINE = "sales_prepared", "sales_series_quarantine"
-RESULTS, ERRORS, METRICS, FORECASTS = "forecast_models", "forecast_errors", "forecast_metrics", "forecasts"
 
 
 def run_generate(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
     """Write seeded ``sales`` and its truth table, only when generation is on and the table is absent."""
-    if not ctx.should_generate(cfg.sales_table, cfg):
-        log.info("generate: %s exists, is a file, or generate_data is off; nothing written", cfg.sales_table)
+    if not ctx.should_generate([cfg.sales_table, cfg.ground_truth_table], cfg):
         return TaskReport(0, 0)
     if len(cfg.key_columns) > 2:
         raise ConfigError("the generator makes one or two key columns; pass your own sales table for more")
-    sales, truth = generate_sales(ctx.spark, cfg.seed, cfg.stores, cfg.items, cfg.history_days, cfg.history_end,
+    sales, truth = generate_sales(ctx.spark, cfg.seed, cfg.n_stores, cfg.n_items, cfg.n_days, cfg.history_end,
                                   cfg.intermittent_share, cfg.short_share, cfg.holidays_country, cfg.key_columns)
     ctx.tables.write(sales, cfg.sales_table)
-    ctx.tables.write(truth, cfg.truth_table)
+    ctx.tables.write(truth, cfg.ground_truth_table)
     rows = ctx.tables.read(cfg.sales_table).count()
-    return TaskReport(0, rows, balanced=False, metrics={"series": float(cfg.stores * cfg.items)})
+    return TaskReport(0, rows, balanced=False, metrics={"series": float(cfg.n_stores * cfg.n_items)})
 
 
 def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
     """Contract-check ``sales``, cut at the training date, quarantine short series, complete calendars."""
-    valid, rows_in = ctx.read_with_contract(cfg.sales_table, sales_contract(cfg.keys))
+    contract = sales_contract(cfg.keys)
+    valid, rows_in = ctx.read_with_contract(cfg.sales_table, contract)
     training_date = resolve_training_date(cfg.training_date, valid)
     result = prepare_sales(valid, cfg.keys, training_date, cfg.fill_policy, cfg.min_history_days)
-    ctx.tables.write(result.prepared.withColumn("training_date", F.lit(training_date)), PREPARED)
-    ctx.tables.write(result.quarantined, SERIES_QUARANTINE)
-    prepared = ctx.tables.read(PREPARED)
+    ctx.tables.write(result.prepared.withColumn("training_date", F.lit(training_date)), cfg.prepared_table)
+    series_rows = ctx.add_to_quarantine(contract.table, result.quarantined)
+    prepared = ctx.tables.read(cfg.prepared_table)
     counts = prepared.groupBy(FILLED).count().collect()  # two rows
     filled = sum(r["count"] for r in counts if r[FILLED])
     observed = sum(r["count"] for r in counts if not r[FILLED])
-    series_rows = ctx.tables.read(SERIES_QUARANTINE).count()
     after = valid.filter(F.col("date") > F.lit(training_date)).count()
     metrics = {"rows_filled": float(filled), "rows_after_training_date": float(after),
                "series_quarantined": float(result.series_quarantined),
                "series_prepared": float(prepared.select(*cfg.keys).distinct().count())}
     # Not balanced: calendar completion adds rows. Accounting: in = observed + quarantined + after cut-off.
-    return TaskReport(rows_in, observed, ctx.quarantined + series_rows, balanced=False, metrics=metrics)
+    metrics["series_rows_quarantined"] = float(series_rows)
+    return TaskReport(rows_in, observed, ctx.quarantined, balanced=False, metrics=metrics)
 
 
 def _prepared(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> tuple[DataFrame, dt.date, int]:
-    prepared = ctx.tables.read(PREPARED)
+    prepared = ctx.tables.read(cfg.prepared_table)
     training_date = prepared.agg(F.max("training_date")).first()[0]
     if training_date is None:
-        raise ValueError(f"{PREPARED} is empty: every series was quarantined (see {SERIES_QUARANTINE})")
+        raise ValueError(f"{cfg.prepared_table} is empty: every series was quarantined "
+                         f"(see {quarantine_table('sales')})")
     n_series = prepared.select(*cfg.keys).distinct().count()
     return prepared.select(*cfg.keys, "date", "units_sold"), training_date, n_series
 
@@ -94,12 +94,13 @@ def run_train_forecast(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConf
     results = (with_balanced_buckets(prepared, keys, n).groupBy(BUCKET, *keys)
                .applyInPandas(fit, result_schema(keys)).withColumn("training_date", F.lit(training_date)))
     try:
-        ctx.tables.write(results, RESULTS, replace_where={"training_date": training_date})
+        ctx.tables.write(results, cfg.models_table, replace_where={"training_date": training_date})
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     wall = time.perf_counter() - started
-    written = ctx.tables.read(RESULTS).filter(F.col("training_date") == F.lit(training_date))
-    ctx.tables.write(pub.errors_from_results(written, keys), ERRORS, replace_where={"training_date": training_date})
+    written = ctx.tables.read(cfg.models_table).filter(F.col("training_date") == F.lit(training_date))
+    ctx.tables.write(pub.errors_from_results(written, keys), cfg.errors_table,
+                     replace_where={"training_date": training_date})
     stats = written.agg(F.count("*").alias("series"), F.sum((F.col("error").isNotNull()).cast("int")).alias("failed"),
                         F.avg("fit_seconds").alias("fit"), F.avg("predict_seconds").alias("predict")).first()
     metrics = {"series": float(stats["series"]), "fallback_series": float(stats["failed"] or 0),
@@ -122,10 +123,10 @@ def run_backtest(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) ->
     metrics_df = (with_balanced_buckets(prepared, keys, n).groupBy(BUCKET, *keys)
                   .applyInPandas(evaluate, metrics_schema(keys)).withColumn("training_date", F.lit(training_date)))
     try:
-        ctx.tables.write(metrics_df, METRICS, replace_where={"training_date": training_date})
+        ctx.tables.write(metrics_df, cfg.metrics_table, replace_where={"training_date": training_date})
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    written = ctx.tables.read(METRICS).filter(F.col("training_date") == F.lit(training_date))
+    written = ctx.tables.read(cfg.metrics_table).filter(F.col("training_date") == F.lit(training_date))
     aggregates = pub.aggregate_metrics(written, keys)
     return TaskReport(n_series, written.count(), balanced=False, metrics=aggregates)
 
@@ -134,18 +135,18 @@ def run_publish(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
     """Write ``forecasts`` for the training date, log metrics and plots, register the demand_forecaster pyfunc."""
     prepared, training_date, _ = _prepared(ctx, cfg)
     on_date = F.col("training_date") == F.lit(training_date)
-    results = ctx.tables.read(RESULTS).filter(on_date)
-    metrics = ctx.tables.read(METRICS).filter(on_date)
+    results = ctx.tables.read(cfg.models_table).filter(on_date)
+    metrics = ctx.tables.read(cfg.metrics_table).filter(on_date)
     with ctx.mlflow_run(cfg) as run:
         forecasts = pub.explode_forecasts(results, cfg.keys, run.info.run_id)
-        ctx.tables.write(forecasts, FORECASTS, replace_where={"training_date": training_date})
+        ctx.tables.write(forecasts, cfg.forecasts_table, replace_where={"training_date": training_date})
         aggregates = pub.aggregate_metrics(metrics, cfg.keys)
-        log_figures(prepared, ctx.tables.read(FORECASTS).filter(on_date), metrics, cfg)
+        log_figures(prepared, ctx.tables.read(cfg.forecasts_table).filter(on_date), metrics, cfg)
         registration = log_and_register_forecaster(results, cfg, aggregates)
         aggregates.update({"series": float(results.count()),
                            "fallback_series": float(results.filter(F.col("error").isNotNull()).count())})
         log_metrics(aggregates)
-    rows = ctx.tables.read(FORECASTS).filter(on_date).count()
+    rows = ctx.tables.read(cfg.forecasts_table).filter(on_date).count()
     aggregates["registered_version"] = float(registration.version)
     return TaskReport(int(aggregates["series"]), rows, balanced=False, metrics=aggregates)
 

@@ -21,7 +21,6 @@ from usecases.forecasting.config import ForecastingConfig
 from usecases.forecasting.plots import forecast_figure, metric_distribution_figure
 from usecases.forecasting.publish import write_series_models
 
-MODEL = "demand_forecaster"
 KEY_METRIC = f"{PROPHET_LABEL}_median_mase"
 METRIC_ROWS_MAX = 50_000  # bound on per-series metric rows collected for the distribution plot
 HISTORY_DAYS_PLOTTED = 180
@@ -75,10 +74,10 @@ def log_and_register_forecaster(results: DataFrame, cfg: ForecastingConfig,
         with warnings.catch_warnings():  # an input example would make MLflow load and run the model at logging
             warnings.filterwarnings("ignore", message=".*An input example was not provided")
             info = mlflow.pyfunc.log_model(
-                name=MODEL, python_model=forecaster_model.__file__,
+                name="model", python_model=forecaster_model.__file__,
                 artifacts={"series_models": str(series_path), "meta": str(meta_path)},
                 signature=forecaster_signature(cfg.keys), pip_requirements=requirements(),
             )
     value = float(aggregates.get(KEY_METRIC, float("nan")))
-    return register_model(info.model_uri, model_name(cfg.catalog, cfg.schema, MODEL), KEY_METRIC, value,
+    return register_model(info.model_uri, model_name(cfg.catalog, cfg.schema, cfg.registered_model), KEY_METRIC, value,
                           higher_is_better=False)

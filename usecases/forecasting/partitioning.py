@@ -13,21 +13,15 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from shared.spark import parallelism
+
 BUCKET = "_bucket"
 TASKS_PER_CORE = 2  # a few tasks per core so a core that finishes early takes the next one
 
 
-def default_parallelism(spark: SparkSession) -> int:
-    """Spark's parallelism hint: ``defaultParallelism``, or the shuffle partitions on Spark Connect."""
-    try:
-        return int(spark.sparkContext.defaultParallelism)
-    except Exception:  # noqa: BLE001 - Spark Connect (serverless) has no SparkContext
-        return int(spark.conf.get("spark.sql.shuffle.partitions", "8") or 8)
-
-
 def partition_count(spark: SparkSession, n_series: int, configured: int = 0) -> int:
     """``configured`` when > 0, else a few tasks per core; never more partitions than series."""
-    wanted = configured if configured > 0 else TASKS_PER_CORE * default_parallelism(spark)
+    wanted = configured if configured > 0 else TASKS_PER_CORE * parallelism(spark)
     return max(1, min(wanted, n_series))
 
 

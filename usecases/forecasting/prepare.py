@@ -1,4 +1,4 @@
-"""Sales contract, training cut-off, calendar completion per series, and quarantine of unmodelable series.
+"""Training cut-off, calendar completion per series, and quarantine of unmodelable series.
 
 Fill policy (``fill_policy``), applied to every day from a series' first observed day to the training date:
 
@@ -8,7 +8,7 @@ Fill policy (``fill_policy``), applied to every day from a series' first observe
   observed value of the same season position.
 
 A series with no observed value, or fewer observed days than ``min_history_days``, is quarantined with a
-reason; its rows go to ``sales_series_quarantine``.
+reason; its rows go to ``sales_quarantine`` beside the rows the contract rejected.
 """
 
 from __future__ import annotations
@@ -20,20 +20,10 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from shared.contracts import ColumnSpec, Contract, RowRule, quarantine_rows
+from shared.contracts import quarantine_rows
+from usecases.forecasting.contracts import DATE, TARGET
 
-DATE, TARGET, FILLED = "date", "units_sold", "is_filled"
-
-
-def sales_contract(key_columns: Sequence[str]) -> Contract:
-    """Contract of ``sales``: keys as text, a date, units_sold >= 0 (null allowed: an unknown day)."""
-    return Contract(
-        table="sales",
-        columns=(*[ColumnSpec(k, "string") for k in key_columns], ColumnSpec(DATE, "date"),
-                 ColumnSpec(TARGET, "double", nullable=True)),
-        rules=(RowRule("units_sold must be >= 0", lambda: F.col(TARGET) >= 0),),
-        unique_key=(*key_columns, DATE),
-    )
+FILLED = "is_filled"
 
 
 def resolve_training_date(configured: str, sales: DataFrame) -> dt.date:

@@ -21,7 +21,6 @@ from usecases.fraud.scoring import jit_friendly_codegen, review_queue, score_wit
 from usecases.fraud.serving import INPUT_COLUMNS, FraudTreeModel, predict_frame
 from usecases.fraud.tree_to_sql import rules_to_sql_file, tree_to_rules, tree_to_sql
 
-MODEL = "fraud_tree"
 KEY_METRIC = "pr_auc"
 TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]  # our own tree, written by the train task a moment earlier
 
@@ -29,8 +28,8 @@ TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]  # our own tree, written by the trai
 def run_generate(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
     if not ctx.should_generate(cfg.transactions_table, cfg):
         return TaskReport(0, 0, balanced=False, metrics={"generated": 0})
-    ctx.tables.write(generate_transactions(ctx.spark, cfg.rows, cfg.seed), cfg.transactions_table)
-    return TaskReport(cfg.rows, ctx.tables.read(cfg.transactions_table).count(), metrics={"generated": 1})
+    ctx.tables.write(generate_transactions(ctx.spark, cfg.n_transactions, cfg.seed), cfg.transactions_table)
+    return TaskReport(cfg.n_transactions, ctx.tables.read(cfg.transactions_table).count(), metrics={"generated": 1})
 
 
 def run_features(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
@@ -104,7 +103,7 @@ def run_compile(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
     tree = mlflow.sklearn.load_model(best["model_uri"])
     spec = FeatureSpec.from_json(best["feature_spec"])
     scoring_sql, rules = tree_to_sql(tree, spec), tree_to_rules(tree, spec)
-    name = model_name(cfg.catalog, cfg.schema, MODEL)
+    name = model_name(cfg.catalog, cfg.schema, cfg.registered_model)
     example = ctx.tables.read(cfg.features_table).select(*INPUT_COLUMNS).limit(5).toPandas()
     with ctx.mlflow_run(cfg), tempfile.TemporaryDirectory(prefix="fraud-compile-") as tmp:
         rules_text = rules_to_sql_file(rules, f"fraud rules of {name}, training run {best['run_id']}")
@@ -133,7 +132,7 @@ def run_compile(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
 
 def _scoring_model(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> Row:
     """The compiled row of the champion version (the newest compiled version if no champion exists)."""
-    name = model_name(cfg.catalog, cfg.schema, MODEL)
+    name = model_name(cfg.catalog, cfg.schema, cfg.registered_model)
     compiled = ctx.tables.read(cfg.compiled_models_table).filter(F.col("model_name") == name)
     tracking.configure_tracking()
     try:

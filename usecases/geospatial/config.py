@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.config import ConfigError, JobConfig
+from shared.config import ConfigError, JobConfig, param
 
 H3_ENGINES = ("python", "databricks_sql")
 JOIN_STRATEGIES = ("auto", "h3", "strtree")
@@ -18,27 +18,35 @@ class GeospatialConfig(JobConfig):
     CSV/Parquet (zone_id, name, geometry as WKT or GeoJSON) or a GeoJSON FeatureCollection (``.geojson``).
     """
 
-    points_table: str = "points"
-    zones_table: str = "zones"
-    points_truth_table: str = "points_truth"
-    points_indexed_table: str = "points_indexed"
-    zones_clean_table: str = "zones_clean"
-    zone_cells_table: str = "zone_cells"
-    points_zoned_table: str = "points_zoned"
-    cell_stats_table: str = "h3_cell_stats"
-    zone_stats_table: str = "zone_stats"
-    n_points: int = 200_000
-    n_zones: int = 200
-    plant_bad_rows: bool = True
-    resolution: int = 11
-    h3_engine: str = "python"
-    index_arrow_batch_rows: int = 100_000  # rows per Arrow batch into the indexing UDF (Spark's default: 10,000)
-    join_strategy: str = "auto"
-    auto_h3_min_zones: int = 1_000_000  # above every size measured; see join.choose_strategy
-    auto_h3_min_interior_share: float = 0.5
-    max_zones: int = 200_000
-    max_cells_per_zone: int = 2_000_000
-    map_max_cells: int = 50_000
+    points_table: str = param("points", "input: points (point_id, lat, lon, ts?, value?); table name or, locally, "
+                              "a CSV/Parquet path")
+    zones_table: str = param("zones", "input: zones (zone_id, name, geometry as WKT or GeoJSON); table name or, "
+                             "locally, a CSV/Parquet path or a GeoJSON FeatureCollection (.geojson)")
+    ground_truth_table: str = param("points_truth", "output of generate: each generated point's true zone "
+                                    "(for evaluation)")
+    points_indexed_table: str = param("points_indexed", "output: valid points with their H3 cell")
+    zones_clean_table: str = param("zones_clean", "output: valid (or repaired) zones with their geometry")
+    zone_cells_table: str = param("zone_cells", "output: the H3 cells covering each zone, interior or boundary")
+    points_zoned_table: str = param("points_zoned", "output: every point with its zone (lowest zone_id if several)")
+    cell_stats_table: str = param("h3_cell_stats", "output: points and values per H3 cell")
+    zone_stats_table: str = param("zone_stats", "output: points and values per zone")
+    n_points: int = param(200_000, "points the generate task writes")
+    n_zones: int = param(200, "zones the generate task writes")
+    plant_bad_rows: bool = param(True, "generate a few invalid points and zones, to exercise the quarantine")
+    resolution: int = param(11, "H3 resolution of the point index and the zone cover (5..15)")
+    h3_engine: str = param("python", "how points get their H3 cell: python (h3-py in a pandas UDF) or "
+                           "databricks_sql (Databricks' built-in h3_longlatash3)", deploy="${var.h3_engine}")
+    index_arrow_batch_rows: int = param(100_000, "rows per Arrow batch into the indexing UDF (Spark's default "
+                                        "is 10,000)")
+    join_strategy: str = param("auto", "point-in-zone join: auto, h3 (cells then exact check on boundary "
+                               "cells) or strtree (broadcast STRtree)")
+    auto_h3_min_zones: int = param(1_000_000, "join_strategy=auto picks h3 from this many zones (above every "
+                                   "size measured; see join.choose_strategy)")
+    auto_h3_min_interior_share: float = param(0.5, "join_strategy=auto picks h3 only when at least this share of "
+                                              "cover cells is interior")
+    max_zones: int = param(200_000, "most zones loaded to the driver for the broadcast join")
+    max_cells_per_zone: int = param(2_000_000, "a zone needing more H3 cells than this is quarantined")
+    map_max_cells: int = param(50_000, "most cells drawn on the MLflow map")
 
     def __post_init__(self) -> None:
         super().__post_init__()

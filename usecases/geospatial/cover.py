@@ -1,4 +1,4 @@
-"""Spark side of zones: the zones contract, geometry cleaning (repair or reject) and the H3 cover, via pandas UDFs."""
+"""Spark side of zones: geometry cleaning (repair or reject) and the H3 cover, via pandas UDFs."""
 
 from __future__ import annotations
 
@@ -20,19 +20,8 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from shared.contracts import ColumnSpec, Contract
 from usecases.geospatial.cells import cover_geometry
 from usecases.geospatial.geometry import approx_area_km2, clean_geometry
-
-ZONES_CONTRACT = Contract(
-    table="zones",
-    columns=(
-        ColumnSpec("zone_id", "bigint"),
-        ColumnSpec("name", "string", nullable=True, required=False),
-        ColumnSpec("geometry", "string"),
-    ),
-    unique_key=("zone_id",),
-)
 
 CLEAN_SCHEMA = StructType([
     StructField("zone_id", LongType(), False),
@@ -84,15 +73,24 @@ def _map(batches: Iterator[pd.DataFrame], fn, **kwargs) -> Iterator[pd.DataFrame
         yield fn(pdf, **kwargs)
 
 
-def clean_zones(zones: DataFrame, resolution: int, max_cells: int, partitions: int = 4) -> tuple[DataFrame, DataFrame]:
-    """Contract-valid zones -> (zones_clean without ``reason``, rejected zones as quarantine rows with ``reason``)."""
-    flagged = zones.select("zone_id", "name", "geometry").repartition(partitions).mapInPandas(
+def flag_zones(zones: DataFrame, resolution: int, max_cells: int, partitions: int = 4) -> DataFrame:
+    """Contract-valid zones -> CLEAN_SCHEMA rows: cleaned geometry, or a rejection ``reason`` (null when clean)."""
+    return zones.select("zone_id", "name", "geometry").repartition(partitions).mapInPandas(
         partial(_map, fn=clean_zones_frame, resolution=resolution, max_cells=max_cells), schema=CLEAN_SCHEMA)
-    flagged = flagged.persist()
+
+
+def split_flagged(flagged: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Flagged zones -> (zones_clean without ``reason``, rejected zones as quarantine rows with ``reason``)."""
     clean = flagged.filter(F.col("reason").isNull()).drop("reason")
     bad = flagged.filter(F.col("reason").isNotNull()).select("zone_id", "name", "geometry", "reason")
     # Same shape as the contract's quarantine rows: every column as text plus the reason.
     return clean, bad.select(*[F.col(c).cast("string").alias(c) for c in ("zone_id", "name", "geometry")], "reason")
+
+
+def clean_zones(zones: DataFrame, resolution: int, max_cells: int, partitions: int = 4) -> tuple[DataFrame, DataFrame]:
+    """``flag_zones`` then ``split_flagged``; each of the two frames recomputes the cleaning when used, so a job
+    that uses both stages the flagged frame first (``TaskContext.staged``)."""
+    return split_flagged(flag_zones(zones, resolution, max_cells, partitions))
 
 
 def cover_zones(zones_clean: DataFrame, resolution: int, partitions: int = 8) -> DataFrame:

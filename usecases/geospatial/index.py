@@ -1,4 +1,4 @@
-"""Spark indexing of points to H3 cells: the points contract and a thin pandas-UDF adapter over the H3 core."""
+"""Spark indexing of points to H3 cells: a thin pandas-UDF adapter over the H3 core, or Databricks' built-in."""
 
 from __future__ import annotations
 
@@ -9,34 +9,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType
 
-from shared.contracts import ColumnSpec, Contract, RowRule
 from usecases.geospatial.cells import latlng_to_cells
 
 CELL = "cell"
-
-
-def _coordinate_ok(column: str, limit: float) -> F.Column:
-    # Spark orders NaN above every number, so NaN gets its own reason instead of "out of range".
-    return F.isnan(column) | F.col(column).between(-limit, limit)
-
-
-POINTS_CONTRACT = Contract(
-    table="points",
-    columns=(
-        ColumnSpec("point_id", "bigint"),
-        ColumnSpec("lat", "double"),
-        ColumnSpec("lon", "double"),
-        ColumnSpec("ts", "timestamp", nullable=True, required=False),
-        ColumnSpec("value", "double", nullable=True, required=False),
-    ),
-    rules=(
-        RowRule("lat is NaN", lambda: ~F.isnan("lat")),
-        RowRule("lon is NaN", lambda: ~F.isnan("lon")),
-        RowRule("lat outside [-90, 90]", lambda: _coordinate_ok("lat", 90.0)),
-        RowRule("lon outside [-180, 180]", lambda: _coordinate_ok("lon", 180.0)),
-    ),
-    unique_key=("point_id",),
-)
 
 
 def cells_column(resolution: int) -> Callable[..., Column]:

@@ -8,16 +8,16 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from shared.contracts import apply_contract
 from shared.spark import ARROW_BATCH_ROWS_CONF, session_conf
 from shared.tables import is_file_reference
 from shared.task import TaskContext, TaskEntryPoint, TaskReport
 from shared.tracking import log_dict, log_figure, log_metrics, log_table_sample
+from usecases.geospatial import contracts
 from usecases.geospatial.aggregate import busiest_cells, cell_stats, hexagon_map, zone_stats
 from usecases.geospatial.config import GeospatialConfig
-from usecases.geospatial.cover import ZONES_CONTRACT, clean_zones, cover_zones
+from usecases.geospatial.cover import cover_zones, flag_zones, split_flagged
 from usecases.geospatial.generate import make_points, make_zones, true_zones
-from usecases.geospatial.index import POINTS_CONTRACT, index_points
+from usecases.geospatial.index import index_points
 from usecases.geospatial.join import choose_strategy, interior_share, join_points, load_zone_set
 from usecases.geospatial.zones_io import feature_collection_to_frame, is_feature_collection_file
 
@@ -26,27 +26,24 @@ MAP_OUTLINES_MAX = 5_000
 
 
 def run_generate(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
-    """Write the synthetic city (zones, points, points_truth) where those tables do not exist yet."""
-    spark, written = ctx.spark, 0
+    """Write the synthetic city (zones, points, points_truth) when none of those tables exists yet."""
+    if not ctx.should_generate([cfg.zones_table, cfg.points_table, cfg.ground_truth_table], cfg):
+        return TaskReport(rows_in=0, rows_out=0, balanced=False)
+    spark = ctx.spark
     zones = make_zones(cfg.n_zones, cfg.seed, cfg.plant_bad_rows)
-    if ctx.should_generate(cfg.zones_table, cfg):
-        ctx.tables.write(spark.createDataFrame(zones, "zone_id bigint, name string, geometry string"),
-                         cfg.zones_table)
-        written += len(zones)
-    if ctx.should_generate(cfg.points_table, cfg):
-        points = make_points(cfg.n_points, zones, cfg.seed, cfg.plant_bad_rows)
-        df = spark.createDataFrame(points, "point_id bigint, lat double, lon double, ts timestamp, value double")
-        if cfg.plant_bad_rows:  # pandas NaN arrives in Spark as null; plant one real NaN as well
-            df = df.withColumn("lat", F.when(F.col("point_id") == 1, F.lit(float("nan"))).otherwise(F.col("lat")))
-        ctx.tables.write(df, cfg.points_table)
-        ctx.tables.write(spark.createDataFrame(true_zones(points, zones)), cfg.points_truth_table)
-        written += len(points)
-    return TaskReport(rows_in=0, rows_out=written, balanced=False)
+    ctx.tables.write(spark.createDataFrame(zones, "zone_id bigint, name string, geometry string"), cfg.zones_table)
+    points = make_points(cfg.n_points, zones, cfg.seed, cfg.plant_bad_rows)
+    df = spark.createDataFrame(points, "point_id bigint, lat double, lon double, ts timestamp, value double")
+    if cfg.plant_bad_rows:  # pandas NaN arrives in Spark as null; plant one real NaN as well
+        df = df.withColumn("lat", F.when(F.col("point_id") == 1, F.lit(float("nan"))).otherwise(F.col("lat")))
+    ctx.tables.write(df, cfg.points_table)
+    ctx.tables.write(spark.createDataFrame(true_zones(points, zones)), cfg.ground_truth_table)
+    return TaskReport(rows_in=0, rows_out=len(zones) + len(points), balanced=False)
 
 
 def run_index(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
     """points -> points_indexed (+ cell BIGINT); bad coordinates -> points_quarantine with a reason."""
-    valid, rows_in = ctx.read_with_contract(cfg.points_table, POINTS_CONTRACT)
+    valid, rows_in = ctx.read_with_contract(cfg.points_table, contracts.POINTS)
     started = time.perf_counter()
     # Bigger Arrow batches than Spark's 10,000 rows: fewer round trips to the Python worker; measured ~10%
     # more points/s at 1M-4M points (benchmarks/geospatial.py). The write must run inside the block.
@@ -75,21 +72,22 @@ def read_zones(ctx: Ctx, cfg: GeospatialConfig) -> DataFrame:
 def run_cover(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
     """zones -> zones_clean (repaired where needed) and zone_cells (zone_id, cell, is_boundary);
     rows failing the contract or with unusable geometry -> zones_quarantine with a reason."""
-    result = apply_contract(read_zones(ctx, cfg), ZONES_CONTRACT)
-    clean, rejected = clean_zones(result.valid, cfg.resolution, cfg.max_cells_per_zone)
-    ctx.tables.write(clean, cfg.zones_clean_table)
-    quarantine = result.quarantined.unionByName(rejected, allowMissingColumns=True)
-    ctx.tables.write(quarantine, "zones_quarantine")
+    valid, rows_in = ctx.read_with_contract(cfg.zones_table, contracts.ZONES, frame=read_zones(ctx, cfg))
+    # Cleaning feeds zones_clean and the quarantine: stage it once (serverless has no cache).
+    with ctx.staged(flag_zones(valid, cfg.resolution, cfg.max_cells_per_zone), "flagged_zones") as flagged:
+        clean, rejected = split_flagged(flagged)
+        ctx.tables.write(clean, cfg.zones_clean_table)
+        ctx.add_to_quarantine(contracts.ZONES.table, rejected)
     zones_clean = ctx.tables.read(cfg.zones_clean_table)
     ctx.tables.write(cover_zones(zones_clean, cfg.resolution), cfg.zone_cells_table)
     cells = ctx.tables.read(cfg.zone_cells_table)
-    rows_out, rows_quarantined = zones_clean.count(), ctx.tables.read("zones_quarantine").count()
+    rows_out, rows_quarantined = zones_clean.count(), ctx.quarantined
     metrics = {"zones_clean": rows_out, "zones_quarantined": rows_quarantined,
                "zones_repaired": zones_clean.filter("repaired").count(), "zone_cells": cells.count(),
                "interior_cell_share": interior_share(cells)}
     with ctx.mlflow_run(cfg):
         log_metrics(metrics)
-    return TaskReport(result.rows_in, rows_out, rows_quarantined, metrics=metrics)
+    return TaskReport(rows_in, rows_out, rows_quarantined, metrics=metrics)
 
 
 def run_join(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:

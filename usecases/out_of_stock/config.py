@@ -4,33 +4,47 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.config import ConfigError, JobConfig
+from shared.config import ConfigError, JobConfig, param
 
 
 @dataclass(frozen=True)
 class OutOfStockConfig(JobConfig):
     """Out-of-stock job: generation sizes, demand model, detection thresholds and table names."""
 
-    store_item_daily_table: str = "store_item_daily"
-    lead_times_table: str = "lead_times"
-    ground_truth_table: str = "oos_ground_truth"
-    n_stores: int = 5
-    n_items: int = 40
-    n_days: int = 240
-    start_date: str = "2024-01-01"
-    smoothing_alpha: float = 0.15
-    min_history_days: int = 28
-    zero_run_max_probability: float = 0.00001
-    min_zero_run_days: int = 3
-    balance_gap_factor: float = 5.0
-    balance_gap_min_units: int = 5
-    service_level: float = 0.95
-    osa_window_days: int = 5
-    osa_gap_threshold: float = 0.4
-    osa_max_probability: float = 0.001
-    osa_min_days: int = 2
-    match_tolerance_days: int = 3
-    plot_top_items: int = 4
+    store_item_daily_table: str = param("store_item_daily", "input: daily sales and stock per store-item "
+                                        "(table name, or locally a CSV/Parquet path)")
+    lead_times_table: str = param("lead_times", "input: replenishment lead time in days per store-item")
+    ground_truth_table: str = param("oos_ground_truth", "input (optional): known episodes to evaluate alerts "
+                                    "against (the generator writes them)")
+    prepared_table: str = param("oos_prepared", "output: store_item_daily on a complete calendar with balance features")
+    expected_demand_table: str = param("oos_expected_demand", "output: past-only expected demand per store-item-day")
+    signals_table: str = param("oos_signals", "output: every signal and its evidence per store-item-day")
+    lead_time_gaps_table: str = param("oos_lead_time_gaps", "output: store-items with no valid lead time "
+                                      "(scored without the safety-stock signal)")
+    evaluation_table: str = param("oos_evaluation", "output: precision and recall per alert type against "
+                                  "the ground truth")
+    alerts_table: str = param("oos_alerts", "output: the alerts to act on")
+    osa_daily_table: str = param("osa_daily", "output: on-shelf availability per store-item-day (dashboards)")
+    n_stores: int = param(5, "stores the generate task simulates")
+    n_items: int = param(40, "items per store the generate task simulates")
+    n_days: int = param(240, "days of history the generate task simulates (>= 90)")
+    start_date: str = param("2024-01-01", "first day of the generated history (YYYY-MM-DD)")
+    smoothing_alpha: float = param(0.15, "exponential smoothing weight of the newest day in expected demand (0..1]")
+    min_history_days: int = param(28, "days of history an item needs before any signal is judged")
+    zero_run_max_probability: float = param(0.00001, "a zero-sales run is abnormal when its probability is "
+                                            "below this")
+    min_zero_run_days: int = param(3, "shortest zero-sales run that can raise an alert")
+    balance_gap_factor: float = param(5.0, "an unexplained stock change above this many days of demand is "
+                                      "a phantom-inventory correction")
+    balance_gap_min_units: int = param(5, "smallest unexplained stock change (units) that counts as a correction")
+    service_level: float = param(0.95, "service level of the safety stock (z = its normal quantile)")
+    osa_window_days: int = param(5, "days in the on-shelf-availability window")
+    osa_gap_threshold: float = param(0.4, "share of expected sales missing over the window that is a gap")
+    osa_max_probability: float = param(0.001, "an availability gap is abnormal when its probability is below this")
+    osa_min_days: int = param(2, "consecutive gap days before an availability alert")
+    match_tolerance_days: int = param(3, "days an alert may start before or end after a true episode and still "
+                                      "match it")
+    plot_top_items: int = param(4, "store-items with the most alerts drawn in the MLflow plots")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -51,17 +51,19 @@ def match_episodes(episodes: DataFrame, truth: DataFrame, tolerance: int) -> Dat
 def precision_recall(episodes: DataFrame, truth: DataFrame, tolerance: int) -> list[dict[str, object]]:
     """One dict per alert type (small, collected): alert_type, truth_type, alert_episodes, matched_alerts,
     truth_episodes, matched_truth, precision, recall."""
-    ep = episodes.withColumn("ep_id", F.monotonically_increasing_id()).persist()
-    tr = truth.withColumn("gt_id", F.monotonically_increasing_id()).persist()
-    pairs = match_episodes(ep, tr, tolerance).persist()
-    alert_n = {r["alert_type"]: r["count"] for r in ep.groupBy("alert_type").count().collect()}
-    alert_m = {r["alert_type"]: r["count"] for r in pairs.select("alert_type", "ep_id").distinct()
-               .groupBy("alert_type").count().collect()}
+    # Ids from the episodes' own columns, so each action below recomputes the same ids (no cache needed).
+    ep = episodes.withColumn("ep_id", F.concat_ws("|", *KEY, "alert_type", F.col("start_date").cast("string")))
+    tr = truth.withColumn("gt_id", F.concat_ws("|", *KEY, "episode_type", F.col("start_date").cast("string"),
+                                               F.col("end_date").cast("string")))
+    pairs = match_episodes(ep, tr, tolerance)
+    matched = pairs.select("ep_id").distinct().withColumn("matched", F.lit(1))
+    per_type = ep.join(matched, "ep_id", "left").groupBy("alert_type").agg(
+        F.count("*").alias("n"), F.sum(F.coalesce("matched", F.lit(0))).alias("m")).collect()
+    alert_n = {r["alert_type"]: r["n"] for r in per_type}
+    alert_m = {r["alert_type"]: r["m"] for r in per_type}
     truth_n = {r["episode_type"]: r["count"] for r in tr.groupBy("episode_type").count().collect()}
-    truth_m = {r["alert_type"]: r["count"] for r in pairs.select("alert_type", "gt_id").distinct()
-               .groupBy("alert_type").count().collect()}
-    for frame in (pairs, ep, tr):
-        frame.unpersist()
+    truth_m = {r["alert_type"]: r["n"] for r in pairs.groupBy("alert_type").agg(
+        F.countDistinct("gt_id").alias("n")).collect()}
     rows: list[dict[str, object]] = []
     for alert_type, truth_type in ALERT_TO_TRUTH.items():
         n_a, m_a = int(alert_n.get(alert_type, 0)), int(alert_m.get(alert_type, 0))

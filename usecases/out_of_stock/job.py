@@ -8,18 +8,17 @@ from pyspark.sql import functions as F
 
 from shared import tracking
 from shared.contracts import quarantine_rows
+from shared.spark import parallelism
 from shared.task import TaskContext, TaskEntryPoint, TaskReport
 from usecases.out_of_stock.alerts import build_alerts, build_osa_daily
 from usecases.out_of_stock.config import OutOfStockConfig as Cfg
+from usecases.out_of_stock.contracts import KEY, LEAD_TIMES, STORE_ITEM_DAILY
 from usecases.out_of_stock.demand import DEMAND_SCHEMA, expected_demand_one_series
 from usecases.out_of_stock.detect import SIGNALS_SCHEMA, detect_one_series
 from usecases.out_of_stock.evaluate import alert_episodes, precision_recall, slow_mover_flag_rate
 from usecases.out_of_stock.generate import DAILY_COLUMNS, SIM_SCHEMA, simulate_batches
-from usecases.out_of_stock.prepare import KEY, LEAD_TIMES, STORE_ITEM_DAILY, complete_calendar
+from usecases.out_of_stock.prepare import complete_calendar
 
-PREPARED, DEMAND, SIGNALS = "oos_prepared", "oos_expected_demand", "oos_signals"
-SERIES_QUARANTINE, EVALUATION = "oos_series_quarantine", "oos_evaluation"
-ALERTS, OSA_DAILY = "oos_alerts", "osa_daily"
 ON = list(KEY)
 
 
@@ -27,31 +26,29 @@ def run_generate(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     """Write seeded store_item_daily, lead_times and oos_ground_truth where allowed (never overwrites)."""
     n_series = cfg.n_stores * cfg.n_items
     targets = [cfg.store_item_daily_table, cfg.lead_times_table, cfg.ground_truth_table]
-    if not any(ctx.should_generate(name, cfg) for name in targets):
+    if not ctx.should_generate(targets, cfg):
         return TaskReport(0, 0, balanced=False, metrics={"generated": 0.0})
-    slices = max(1, min(n_series, ctx.spark.sparkContext.defaultParallelism * 4))
+    slices = max(1, min(n_series, parallelism(ctx.spark) * 4))
     ids = ctx.spark.range(0, n_series, numPartitions=slices)
-    sim = ids.mapInPandas(simulate_batches(cfg.seed, cfg.n_items, cfg.n_days, date.fromisoformat(cfg.start_date)),
-                          SIM_SCHEMA).persist()
-    rows = sim.count()
-    if ctx.should_generate(cfg.store_item_daily_table, cfg):
+    simulation = ids.mapInPandas(
+        simulate_batches(cfg.seed, cfg.n_items, cfg.n_days, date.fromisoformat(cfg.start_date)), SIM_SCHEMA)
+    # The simulation feeds three tables: stage it once (serverless has no cache) instead of simulating thrice.
+    with ctx.staged(simulation, "simulation") as sim:
+        rows = sim.count()
         ctx.tables.write(sim.select(*DAILY_COLUMNS), cfg.store_item_daily_table)
-    if ctx.should_generate(cfg.lead_times_table, cfg):
         ctx.tables.write(sim.select(*KEY, "lead_time_days").distinct(), cfg.lead_times_table)
-    if ctx.should_generate(cfg.ground_truth_table, cfg):
         episodes = sim.filter(F.col("gt_type").isNotNull()).groupBy(*KEY, F.col("gt_type").alias("episode_type"))
         slow = sim.filter(F.col("profile") == "slow").groupBy(*KEY, F.lit("slow_mover").alias("episode_type"))
         agg = [F.min("date").alias("start_date"), F.max("date").alias("end_date")]
         ctx.tables.write(episodes.agg(*agg).unionByName(slow.agg(*agg)), cfg.ground_truth_table)
-    sim.unpersist()
     return TaskReport(rows, rows, balanced=True, metrics={"generated": 1.0, "series": float(n_series)})
 
 
 def run_prepare(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     """Contract-check store_item_daily, complete the calendar, add balance features -> oos_prepared."""
     valid, rows_in = ctx.read_with_contract(cfg.store_item_daily_table, STORE_ITEM_DAILY)
-    ctx.tables.write(complete_calendar(valid), PREPARED)
-    prepared = ctx.tables.read(PREPARED)
+    ctx.tables.write(complete_calendar(valid), cfg.prepared_table)
+    prepared = ctx.tables.read(cfg.prepared_table)
     counts = prepared.agg(F.count("*").alias("n"), F.sum(F.col("is_filled").cast("int")).alias("filled")).collect()[0]
     filled = int(counts["filled"] or 0)
     return TaskReport(rows_in, int(counts["n"]) - filled, ctx.quarantined,
@@ -60,27 +57,27 @@ def run_prepare(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
 
 def run_expected_demand(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     """Per store-item censored smoothing of past sales -> oos_expected_demand (same rows as oos_prepared)."""
-    prepared = ctx.tables.read(PREPARED)
+    prepared = ctx.tables.read(cfg.prepared_table)
     alpha = cfg.smoothing_alpha
     demand = prepared.groupBy(*KEY).applyInPandas(lambda pdf: expected_demand_one_series(pdf, alpha), DEMAND_SCHEMA)
-    ctx.tables.write(demand, DEMAND)
-    return TaskReport(prepared.count(), ctx.tables.read(DEMAND).count())
+    ctx.tables.write(demand, cfg.expected_demand_table)
+    return TaskReport(prepared.count(), ctx.tables.read(cfg.expected_demand_table).count())
 
 
 def run_detect(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     """Join lead times, score the four signals per store-item -> oos_signals; series without a lead time are
     still scored (no safety-stock signal) and listed in oos_series_quarantine with a reason."""
-    demand = ctx.tables.read(DEMAND)
+    demand = ctx.tables.read(cfg.expected_demand_table)
     lead_times, _ = ctx.read_with_contract(cfg.lead_times_table, LEAD_TIMES)
     series = demand.select(*KEY).distinct()
     missing = series.join(lead_times.select(*KEY), ON, "left_anti")
     ctx.tables.write(quarantine_rows(missing, "no valid lead time for this store-item: safety-stock signal skipped"),
-                     SERIES_QUARANTINE)
+                     cfg.lead_time_gaps_table)
     joined = demand.join(lead_times.select(*KEY, "lead_time_days"), ON, "left")
     signals = joined.groupBy(*KEY).applyInPandas(lambda pdf: detect_one_series(pdf, cfg), SIGNALS_SCHEMA)
-    ctx.tables.write(signals, SIGNALS)
-    out = ctx.tables.read(SIGNALS)
-    n_missing = ctx.tables.read(SERIES_QUARANTINE).count()
+    ctx.tables.write(signals, cfg.signals_table)
+    out = ctx.tables.read(cfg.signals_table)
+    n_missing = ctx.tables.read(cfg.lead_time_gaps_table).count()
     return TaskReport(demand.count(), out.count(), metrics={
         "series_without_lead_time": float(n_missing), "lead_time_rows_quarantined": float(ctx.quarantined)})
 
@@ -89,7 +86,7 @@ def run_evaluate(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     """Precision/recall per alert type against oos_ground_truth (when present) and plots, logged to MLflow."""
     from usecases.out_of_stock.plots import actual_vs_expected_figure, osa_heatmap_figure
 
-    signals = ctx.tables.read(SIGNALS)
+    signals = ctx.tables.read(cfg.signals_table)
     alerts = build_alerts(signals)
     metrics: dict[str, float] = {"alerts": float(alerts.count())}
     with ctx.mlflow_run(cfg):
@@ -105,7 +102,7 @@ def run_evaluate(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
             metrics["slow_mover_zero_day_flag_rate"] = flagged / zero_days if zero_days else 0.0
             ctx.tables.write(ctx.spark.createDataFrame(rows, "alert_type string, truth_type string, "
                              "alert_episodes int, matched_alerts int, truth_episodes int, matched_truth int, "
-                             "precision double, recall double"), EVALUATION)
+                             "precision double, recall double"), cfg.evaluation_table)
             tracking.log_dict({"episodes": rows}, "evaluation/precision_recall.json")
         top = (alerts.filter(F.col("alert_type") != "safety_stock").groupBy(*KEY).count()
                .orderBy(F.desc("count"), *KEY).limit(cfg.plot_top_items))
@@ -122,12 +119,12 @@ def run_evaluate(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
 
 def run_publish(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     """Write oos_alerts (one row per alert) and osa_daily (one row per store-item-day)."""
-    signals = ctx.tables.read(SIGNALS)
-    ctx.tables.write(build_alerts(signals), ALERTS)
-    ctx.tables.write(build_osa_daily(signals), OSA_DAILY)
-    alerts = ctx.tables.read(ALERTS)
+    signals = ctx.tables.read(cfg.signals_table)
+    ctx.tables.write(build_alerts(signals), cfg.alerts_table)
+    ctx.tables.write(build_osa_daily(signals), cfg.osa_daily_table)
+    alerts = ctx.tables.read(cfg.alerts_table)
     by_type = {r["alert_type"]: float(r["count"]) for r in alerts.groupBy("alert_type").count().collect()}
-    return TaskReport(signals.count(), ctx.tables.read(OSA_DAILY).count(),
+    return TaskReport(signals.count(), ctx.tables.read(cfg.osa_daily_table).count(),
                       metrics={f"alerts_{k}": v for k, v in by_type.items()})
 
 

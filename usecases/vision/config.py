@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.config import ConfigError, JobConfig
+from shared.config import ConfigError, JobConfig, param
 
 BACKBONES = ("compact_cnn", "tiny_resnet")
 ACCELERATORS = ("auto", "cpu", "gpu")
@@ -19,32 +19,34 @@ class VisionConfig(JobConfig):
     ``image_table`` is an alternative (path, label) table or CSV/Parquet file and wins when set.
     """
 
-    image_folder: str = ""
-    image_table: str = ""
-    score_folder: str = ""
-    prepared_table: str = "defect_images_prepared"
-    predictions_table: str = "image_predictions"
-    registered_model: str = "defect_classifier"
-    classes: tuple[str, ...] = ("clean", "crack", "scratch", "spot")
-    num_images: int = 800
-    score_images: int = 40
-    generated_size: int = 64
-    image_size: int = 32
-    color_mode: str = "L"
-    val_fraction: float = 0.15
-    test_fraction: float = 0.2
-    backbone: str = "compact_cnn"
-    width: int = 16
-    backbone_weights: str = ""
-    batch_size: int = 32
-    learning_rate: float = 0.002
-    max_epochs: int = 30
-    min_epochs: int = 8
-    patience: int = 4
-    min_delta: float = 0.005
-    num_processes: int = 2
-    accelerator: str = "auto"
-    local_mode: bool = True
+    image_folder: str = param("", "input: folder of <label>/<file> PNG/JPEG training images (empty: the generated "
+                              "set in the job's volume)")
+    image_table: str = param("", "input (instead of image_folder): a (path, label) table or CSV/Parquet file")
+    score_folder: str = param("", "input: folder of new images to classify (empty: the generated set in the "
+                              "job's volume)")
+    prepared_table: str = param("defect_images_prepared", "output: decoded, resized, labelled and split images")
+    predictions_table: str = param("image_predictions", "output: the predicted class and probability per image")
+    registered_model: str = param("defect_classifier", "registered model name (catalog.schema.<this>)")
+    classes: tuple[str, ...] = param(("clean", "crack", "scratch", "spot"), "the labels to learn, in order")
+    n_images: int = param(800, "training images the generate task writes")
+    n_score_images: int = param(40, "new images the generate task writes for the score task")
+    generated_size: int = param(64, "side in pixels of generated images")
+    image_size: int = param(32, "side in pixels images are resized to for training and scoring")
+    color_mode: str = param("L", "L (grayscale) or RGB")
+    val_fraction: float = param(0.15, "share of images for validation (early stopping)")
+    test_fraction: float = param(0.2, "share of images held out for the test accuracy")
+    backbone: str = param("compact_cnn", "network: compact_cnn or tiny_resnet")
+    width: int = param(16, "channels of the network's first layer (later layers scale from it)")
+    backbone_weights: str = param("", "optional state_dict file to start from (a pretrained backbone)")
+    batch_size: int = param(32, "images per training step per process")
+    learning_rate: float = param(0.002, "learning rate per process (scaled by the number of processes)")
+    max_epochs: int = param(30, "most training epochs")
+    min_epochs: int = param(8, "epochs before early stopping may stop training")
+    patience: int = param(4, "epochs without validation improvement before stopping")
+    min_delta: float = param(0.005, "smallest validation-loss decrease that counts as improvement")
+    num_processes: int = param(2, "data-parallel training processes (capped at the GPU count on GPUs)")
+    accelerator: str = param("auto", "auto (GPU when present), cpu or gpu")
+    local_mode: bool = param(True, "train on the driver node (true) or on Spark workers (false)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -52,7 +54,7 @@ class VisionConfig(JobConfig):
             raise ConfigError("set image_folder or image_table, not both")
         if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
             raise ConfigError(f"classes must name at least two distinct labels, got {self.classes}")
-        for name in ("num_images", "score_images", "image_size", "generated_size", "width", "batch_size",
+        for name in ("n_images", "n_score_images", "image_size", "generated_size", "width", "batch_size",
                      "max_epochs", "num_processes", "patience"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")

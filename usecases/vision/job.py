@@ -12,11 +12,11 @@ import torch
 from pyspark.sql import functions as F
 
 from shared.config import ConfigError
-from shared.contracts import ColumnSpec, Contract, RowRule
-from shared.registry import model_name, register_model
+from shared.registry import CHAMPION, model_name, register_model
 from shared.tables import TableNotFoundError
 from shared.task import TaskContext, TaskEntryPoint, TaskReport
 from shared.tracking import log_dict, log_figure, log_metrics
+from usecases.vision import contracts
 from usecases.vision.config import VisionConfig
 from usecases.vision.data import export_shards
 from usecases.vision.evaluate import confusion_figure, confusion_matrix, evaluate_split, sample_grid_figure
@@ -32,15 +32,6 @@ from usecases.vision.images import (
 from usecases.vision.model import build_backbone
 from usecases.vision.scoring import prediction_column
 from usecases.vision.training import TrainSpec, run_distributed
-
-IMAGE_LIST_CONTRACT = Contract(
-    table="image_list",
-    columns=(ColumnSpec("path", "string"), ColumnSpec("label", "string")),
-    rules=(RowRule("path is empty", lambda: F.length(F.trim("path")) > 0),),
-    unique_key=("path",),
-)
-DECODE_QUARANTINE = "defect_images_quarantine"
-SCORE_QUARANTINE = "image_predictions_quarantine"
 
 
 def data_root(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> Path:
@@ -61,11 +52,16 @@ def has_files(folder: Path) -> bool:
 
 
 def run_generate(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> TaskReport:
-    """Write the seeded defect set (and a set of new images to score) as PNGs, only where no files exist yet."""
+    """Write the seeded defect set and a set of new images to score as PNGs, into the job's own volume only.
+
+    Never into a folder the user named (``image_folder``, ``score_folder``), and never where files exist.
+    """
     written = 0
-    targets = [(score_root(ctx, cfg), cfg.score_images, cfg.seed + 1)]
-    if not cfg.image_table:
-        targets.insert(0, (image_root(ctx, cfg), cfg.num_images, cfg.seed))
+    targets = []
+    if not cfg.image_folder and not cfg.image_table:
+        targets.append((image_root(ctx, cfg), cfg.n_images, cfg.seed))
+    if not cfg.score_folder:
+        targets.append((score_root(ctx, cfg), cfg.n_score_images, cfg.seed + 1))
     for folder, count, seed in targets:
         if cfg.generate_data and not has_files(folder):
             written += sum(write_defect_images(folder, count, seed, cfg.generated_size).values())
@@ -75,7 +71,7 @@ def run_generate(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> TaskRepor
 def run_prepare(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> TaskReport:
     """Files -> decoded, resized, labelled, split rows in ``prepared_table``; rejects -> defect_images_quarantine."""
     if cfg.image_table:
-        listing, rows_in = ctx.read_with_contract(cfg.image_table, IMAGE_LIST_CONTRACT)
+        listing, rows_in = ctx.read_with_contract(cfg.image_table, contracts.IMAGES)
         images = images_from_table(listing)
     else:
         root = image_root(ctx, cfg)
@@ -83,18 +79,16 @@ def run_prepare(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> TaskReport
             raise TableNotFoundError(f"image folder {root} has no files (expected <label>/<file> PNG/JPEG files)")
         images = images_from_folder(ctx.spark, str(root))
         rows_in = images.count()
-    decoded = flag_unknown_labels(decode_images(images, cfg.image_size, cfg.color_mode), cfg.classes).persist()
-    try:
+    # Decoding feeds the prepared table and the quarantine: stage it once (serverless has no cache).
+    with ctx.staged(flag_unknown_labels(decode_images(images, cfg.image_size, cfg.color_mode), cfg.classes),
+                    "decoded") as decoded:
         valid = assign_splits(decoded.filter(F.col("reason").isNull()), cfg.val_fraction, cfg.test_fraction, cfg.seed)
         ctx.tables.write(prepared_rows(valid, cfg.classes, cfg.image_size, cfg.channels), cfg.prepared_table)
         rejected = decoded.filter(F.col("reason").isNotNull()).select("path", "label", "source_mode", "reason")
-        ctx.tables.write(rejected, DECODE_QUARANTINE)
-    finally:
-        decoded.unpersist()
+        ctx.add_to_quarantine(contracts.IMAGES.table, rejected)
     prepared = ctx.tables.read(cfg.prepared_table)
     splits = {r["split"]: r["count"] for r in prepared.groupBy("split").count().collect()}  # at most 3 rows
-    rejects = ctx.tables.read(DECODE_QUARANTINE).count()
-    return TaskReport(rows_in=rows_in, rows_out=sum(splits.values()), rows_quarantined=ctx.quarantined + rejects,
+    return TaskReport(rows_in=rows_in, rows_out=sum(splits.values()), rows_quarantined=ctx.quarantined,
                       metrics={f"{s}_images": float(splits.get(s, 0)) for s in ("train", "val", "test")})
 
 
@@ -176,7 +170,7 @@ def run_score(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> TaskReport:
 
     configure_tracking()
     name = model_name(cfg.catalog, cfg.schema, cfg.registered_model)
-    version = MlflowClient().get_model_version_by_alias(name, "champion")
+    version = MlflowClient().get_model_version_by_alias(name, CHAMPION)
     uri = f"models:/{name}/{version.version}"
     meta = mlflow.models.get_model_info(uri).metadata or {}
     folder = score_root(ctx, cfg)
@@ -189,14 +183,13 @@ def run_score(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> TaskReport:
         meta.get("classes", list(cfg.classes)), int(meta.get("image_size", cfg.image_size)),
         str(meta.get("color_mode", cfg.color_mode)),
     ).alias("p")).select("path", "p.*", F.lit(version.version).alias("model_version"))
-    predicted = predicted.persist()
-    try:
-        ctx.tables.write(predicted.filter("reason IS NULL").drop("reason"), cfg.predictions_table)
-        ctx.tables.write(predicted.filter("reason IS NOT NULL").select("path", "reason"), SCORE_QUARANTINE)
-    finally:
-        predicted.unpersist()
+    # Scoring feeds the predictions and the quarantine: stage it once (serverless has no cache).
+    with ctx.staged(predicted, "predicted") as scored:
+        ctx.tables.write(scored.filter("reason IS NULL").drop("reason"), cfg.predictions_table)
+        rejected = ctx.add_to_quarantine(contracts.SCORE_IMAGES, scored.filter("reason IS NOT NULL")
+                                         .select("path", "reason"))
     out = ctx.tables.read(cfg.predictions_table)
-    rows_out, rejected = out.count(), ctx.tables.read(SCORE_QUARANTINE).count()
+    rows_out = out.count()
     truth = F.element_at(F.split("path", "/"), -2)
     labelled = out.filter(truth.isin(list(cfg.classes)))
     agree = labelled.agg(F.avg((F.col("label") == truth).cast("double")).alias("a")).first()["a"]

@@ -158,8 +158,12 @@ def fit_on_rank(spec: TrainSpec) -> None:
 
 
 def spark_has_gpus(spark) -> bool:  # noqa: ANN001 - SparkSession
-    """Whether Spark itself was given GPU resources (TorchDistributor's use_gpu requires that)."""
-    return "gpu" in spark.sparkContext.resources or spark.conf.get("spark.task.resource.gpu.amount", "0") != "0"
+    """Whether Spark itself was given GPU resources (TorchDistributor's use_gpu requires that).
+
+    Read from the session conf, which classic and Spark Connect sessions both expose (Connect has no context).
+    """
+    keys = ("spark.task.resource.gpu.amount", "spark.driver.resource.gpu.amount", "spark.executor.resource.gpu.amount")
+    return any(str(spark.conf.get(key, "0") or "0") not in ("0", "0.0") for key in keys)
 
 
 def run_distributed(spark, spec: TrainSpec, num_processes: int, local_mode: bool) -> dict[str, Any]:  # noqa: ANN001

@@ -9,7 +9,8 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from shared.contracts import apply_contract
-from usecases.forecasting.prepare import prepare_sales, resolve_training_date, sales_contract
+from usecases.forecasting.contracts import sales_contract
+from usecases.forecasting.prepare import prepare_sales, resolve_training_date
 
 KEYS = ["region", "sku"]
 D = dt.date(2024, 1, 1)

@@ -13,7 +13,7 @@ from shared.tables import LocalTableStore
 from usecases.fraud.generate import generate_transactions
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-SMALL = {"rows": "80000", "max_train_rows": "20000", "max_eval_rows": "30000", "depth_grid": "4,6",
+SMALL = {"n_transactions": "80000", "max_train_rows": "20000", "max_eval_rows": "30000", "depth_grid": "4,6",
          "cv_folds": "3", "negatives_per_positive": "10", "test_fraction": "0.3"}
 
 
@@ -91,7 +91,8 @@ def test_runs_on_a_users_csv_with_bad_rows(spark, tmp_path: Path, mlflow_store: 
     path = tmp_path / "my_transactions.csv"
     users.to_csv(path, index=False)
     warehouse = tmp_path / "wh"
-    small = {**SMALL, "rows": "1000", "max_train_rows": "4000", "depth_grid": "3,5", "negatives_per_positive": "1"}
+    small = {**SMALL, "n_transactions": "1000", "max_train_rows": "4000", "depth_grid": "3,5",
+             "negatives_per_positive": "1"}
     results = _reports(run_job(load_bundle(REPO_ROOT), "fraud", warehouse=str(warehouse),
                                overrides={**small, "transactions_table": str(path), "generate_data": "false"}))
     assert results["features"].rows_quarantined == 3

@@ -79,7 +79,7 @@ def test_missing_column_is_a_clear_error(spark) -> None:
 
 
 @pytest.mark.parametrize("arg", ["--test_fraction=1.5", "--depth_grid=", "--cv_folds=1",
-                                 "--review_band_low=0.9", "--rows=0"])
+                                 "--review_band_low=0.9", "--n_transactions=0"])
 def test_bad_parameters_are_rejected(arg: str) -> None:
     with pytest.raises(ConfigError):
         parse_config(FraudConfig, [arg])

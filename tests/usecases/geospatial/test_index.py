@@ -7,7 +7,8 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from shared.contracts import apply_contract
-from usecases.geospatial.index import POINTS_CONTRACT, index_points
+from usecases.geospatial.contracts import POINTS
+from usecases.geospatial.index import index_points
 
 ROWS = [
     ("1", "40.7", "-73.9", "5"),
@@ -24,7 +25,7 @@ ROWS = [
 
 def test_bad_coordinates_are_quarantined_with_reasons(spark) -> None:
     raw = spark.createDataFrame(ROWS, "point_id string, lat string, lon string, value string")
-    result = apply_contract(raw, POINTS_CONTRACT)
+    result = apply_contract(raw, POINTS)
     reasons = {r["point_id"]: r["reason"] for r in result.quarantined.collect()}
     assert reasons["2"] == "lat is NaN"
     assert reasons["3"] == "lat outside [-90, 90]"

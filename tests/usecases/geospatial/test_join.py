@@ -10,9 +10,10 @@ from chispa import assert_df_equality
 from shared.contracts import apply_contract
 from tests.usecases.geospatial.test_generate import brute_force_zone
 from usecases.geospatial.config import GeospatialConfig
+from usecases.geospatial.contracts import POINTS
 from usecases.geospatial.cover import clean_zones, cover_zones
 from usecases.geospatial.generate import make_points, make_zones
-from usecases.geospatial.index import POINTS_CONTRACT, index_points
+from usecases.geospatial.index import index_points
 from usecases.geospatial.join import (
     cell_lookup,
     choose_strategy,
@@ -34,7 +35,7 @@ def city(spark):
     clean, rejected = clean_zones(zones_df, RESOLUTION, 10**6)
     clean = clean.cache()
     zone_cells = cover_zones(clean, RESOLUTION).cache()
-    valid = apply_contract(spark.createDataFrame(points), POINTS_CONTRACT).valid
+    valid = apply_contract(spark.createDataFrame(points), POINTS).valid
     indexed = index_points(valid, RESOLUTION).cache()
     return points, zones, indexed, clean, zone_cells, rejected
 

@@ -78,7 +78,7 @@ def test_users_own_files_bad_rows_and_no_future_leakage(spark, tmp_path: Path, m
     assert sum("negative stock" in r for r in reasons) == 1
     assert [r["reason"] for r in tables.read("lead_times_quarantine").collect()] == [
         "lead_time_days must be between 1 and 365"]
-    assert tables.read("oos_series_quarantine").count() == 3
+    assert tables.read("oos_lead_time_gaps").count() == 3
     assert tables.read("oos_prepared").filter("is_filled").count() == 2    # the rejected days are refilled
     last_past = date(2024, 1, 1) + pd.Timedelta(days=cut - 1)
     past_alerts = outputs["past"].read("oos_alerts")

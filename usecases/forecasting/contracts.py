@@ -1,0 +1,22 @@
+"""Data contract of the forecasting job's input: daily sales per series (keys chosen by the user)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import functions as F
+
+from shared.contracts import ColumnSpec, Contract, RowRule
+
+DATE, TARGET = "date", "units_sold"
+
+
+def sales_contract(key_columns: Sequence[str]) -> Contract:
+    """Contract of ``sales``: keys as text, a date, units_sold >= 0 (null allowed: an unknown day)."""
+    return Contract(
+        table="sales",
+        columns=(*[ColumnSpec(k, "string") for k in key_columns], ColumnSpec(DATE, "date"),
+                 ColumnSpec(TARGET, "double", nullable=True)),
+        rules=(RowRule("units_sold must be >= 0", lambda: F.col(TARGET) >= 0),),
+        unique_key=(*key_columns, DATE),
+    )
