@@ -85,3 +85,10 @@ def sync_bundle(bundle: Bundle, write: bool = True) -> list[SyncResult]:
         if write and text != original:
             path.write_text(text, encoding="utf-8")
     return results
+
+
+def synced_text_for_job(bundle: Bundle, job: Job) -> SyncResult:
+    """One job's file with only that job's block brought up to date (for per-job checks)."""
+    text = job.source.read_text(encoding="utf-8")
+    new = _sync_job(bundle, job, text)
+    return SyncResult(job.source, new != text, new)

@@ -99,9 +99,9 @@ def _cores_of(master: str) -> int:
 
 def _connect_session(remote: str, app_name: str) -> SparkSession:
     """A Spark Connect session served by a local server (started on first use, in this process's JVM)."""
-    from shared.serverless import install_guard
-
     from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    from shared.serverless import install_guard
 
     existing = ConnectSession.getActiveSession()
     if existing is not None:  # settings apply when the server starts; later getOrCreate calls must not resend them

@@ -86,6 +86,11 @@ class TableStore(ABC):
         """Upsert ``df`` into the table on ``keys``: re-running with the same rows leaves one copy."""
 
     @abstractmethod
+    def current_version(self, name: str) -> str:
+        """An id of the table's current version (for lineage): the version folder locally, the Delta version on
+        Unity Catalog; for a user's file, its size and modification time."""
+
+    @abstractmethod
     def drop(self, name: str) -> None:
         """Remove the table if it exists (used for a task's own staging tables, never for inputs)."""
 
@@ -120,6 +125,15 @@ class LocalTableStore(TableStore):
 
     def drop(self, name: str) -> None:
         shutil.rmtree(self.table_dir(name), ignore_errors=True)
+
+    def current_version(self, name: str) -> str:
+        if is_file_reference(name):
+            stat = Path(name).stat()
+            return f"size={stat.st_size},mtime={int(stat.st_mtime)}"
+        path = self._current_path(name)
+        if path is None:
+            raise TableNotFoundError(f"table {self.display_name(name)} does not exist")
+        return path.name
 
     def _current_path(self, name: str) -> Path | None:
         root = self.table_dir(name)
@@ -193,6 +207,10 @@ class UnityCatalogTableStore(TableStore):
 
     def drop(self, name: str) -> None:
         self.spark.sql(f"DROP TABLE IF EXISTS {self.fqn(name)}")
+
+    def current_version(self, name: str) -> str:
+        latest = self.spark.sql(f"DESCRIBE HISTORY {self.fqn(name)} LIMIT 1").select("version").first()
+        return f"delta_version={latest['version']}" if latest else "unknown"
 
     def volume_path(self, volume: str) -> Path:
         from shared.workspace import ensure_volume

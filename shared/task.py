@@ -29,8 +29,12 @@ from shared.tables import TableNotFoundError, TableStore, is_file_reference, tab
 C = TypeVar("C", bound=JobConfig)
 log = logging.getLogger("usecases")
 
+class InputError(ValueError):
+    """An input a task needs is absent, empty or unusable: the fix is upstream (run the earlier task, fix the data)."""
+
+
 # Errors that mean "the input or parameters are wrong": reported as one clear line, exit code 2.
-USER_ERRORS = (ConfigError, ContractError, IdentifierError, TableNotFoundError)
+USER_ERRORS = (ConfigError, ContractError, IdentifierError, TableNotFoundError, InputError)
 # Per-run values a task receives as named parameters besides the job's parameters (not part of the config):
 # the bundle passes ``--job_run_id={{job.run_id}}`` so MLflow runs can be traced back to the Databricks run.
 RUNTIME_ARGS = ("job_run_id",)

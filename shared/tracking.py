@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     from shared.config import JobConfig
+    from shared.tables import TableStore
 
 SAMPLE_ROWS_MAX = 1000
 
@@ -89,6 +91,19 @@ def task_run(config: JobConfig, usecase: str, task: str, target: str,
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{usecase}.{task}", tags=tags) as run:
         log_config(config)
         yield run
+
+
+def lineage_tags(tables: TableStore, inputs: Mapping[str, str], config: JobConfig,
+                 training_run_id: str | None = None) -> dict[str, str]:
+    """Tags that say where a model came from: each input table with its current version, the config, the code's
+    commit and the training run. ``inputs`` maps a label (``transactions``) to the table name or file path."""
+    tags = {f"input.{label}": f"{tables.display_name(name)}@{tables.current_version(name)}"
+            for label, name in inputs.items() if name and tables.exists(name)}
+    tags["config"] = json.dumps(config.as_params(), sort_keys=True)
+    tags["git_commit"] = git_commit(config.git_commit)
+    if training_run_id:
+        tags["training_run_id"] = training_run_id
+    return tags
 
 
 def log_config(config: JobConfig) -> None:

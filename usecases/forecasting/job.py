@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shared.config import ConfigError
-from shared.task import TaskContext, TaskEntryPoint, TaskReport, quarantine_table
+from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport, quarantine_table
 from shared.tracking import log_metrics
 from usecases.forecasting import publish as pub
 from usecases.forecasting.backtest import backtest_one_series, metrics_schema
@@ -69,7 +69,7 @@ def _prepared(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> tu
     prepared = ctx.tables.read(cfg.prepared_table)
     training_date = prepared.agg(F.max("training_date")).first()[0]
     if training_date is None:
-        raise ValueError(f"{cfg.prepared_table} is empty: every series was quarantined "
+        raise InputError(f"{cfg.prepared_table} is empty: every series was quarantined "
                          f"(see {quarantine_table('sales')})")
     n_series = prepared.select(*cfg.keys).distinct().count()
     return prepared.select(*cfg.keys, "date", "units_sold"), training_date, n_series

@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shared.contracts import quarantine_rows
+from shared.task import InputError
 from usecases.forecasting.contracts import DATE, TARGET
 
 FILLED = "is_filled"
@@ -32,7 +33,7 @@ def resolve_training_date(configured: str, sales: DataFrame) -> dt.date:
         return dt.date.fromisoformat(configured)
     latest = sales.agg(F.max(DATE)).first()[0]
     if latest is None:
-        raise ValueError("sales has no valid rows: nothing to forecast")
+        raise InputError("sales has no valid rows: nothing to forecast")
     return latest
 
 

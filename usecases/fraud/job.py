@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from shared import tracking
 from shared.registry import CHAMPION, model_name, register_model
-from shared.task import TaskContext, TaskEntryPoint, TaskReport
+from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport
 from usecases.fraud import contracts, labels, model, sampling
 from usecases.fraud.config import FraudConfig
 from usecases.fraud.features import FeatureSpec, add_features, default_spec
@@ -98,7 +98,7 @@ def run_compile(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
     runs = ctx.tables.read(cfg.training_runs_table).filter(F.col("variant") == "balanced")
     best = runs.orderBy(F.col("trained_at").desc()).first()
     if best is None:
-        raise ValueError(f"{cfg.training_runs_table} has no balanced training run; run the train task first")
+        raise InputError(f"{cfg.training_runs_table} has no balanced training run; run the train task first")
     tracking.configure_tracking()
     tree = mlflow.sklearn.load_model(best["model_uri"])
     spec = FeatureSpec.from_json(best["feature_spec"])
@@ -142,7 +142,7 @@ def _scoring_model(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> Row:
         chosen = None
     chosen = chosen or compiled.orderBy(F.col("compiled_at").desc()).first()
     if chosen is None:
-        raise ValueError(f"no compiled model {name} in {cfg.compiled_models_table}; run the compile task first")
+        raise InputError(f"no compiled model {name} in {cfg.compiled_models_table}; run the compile task first")
     return chosen
 
 
