@@ -1,13 +1,18 @@
-"""Per-cell and per-zone statistics of zoned points, and the hexagon map figure (bounded to the busiest cells)."""
+"""Per-cell and per-zone statistics of zoned points, and the bounded inputs of the maps: the points' extent, counts
+per H3 parent cell, the busiest zones; plus the static hexagon map figure."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from usecases.geospatial.cells import cells_to_polygons
+from usecases.geospatial.web_map import Extent
+
+H3_RESOLUTION_BIT = 52  # an H3 index keeps its resolution in bits 52-55
+EXTENT_TRIM = 0.001  # share of points left out at each side of the map's extent (strays far away)
 
 
 def cell_stats(points_zoned: DataFrame, resolution: int) -> DataFrame:
@@ -42,9 +47,51 @@ def zone_stats(points_zoned: DataFrame, zones_clean: DataFrame) -> DataFrame:
     )
 
 
-def busiest_cells(stats: DataFrame, limit: int) -> pd.DataFrame:
-    """The ``limit`` cells with most points (a bounded collect for the map)."""
-    return stats.orderBy(F.desc("n_points"), "cell").limit(limit).select("cell", "n_points").toPandas()
+def h3_parent(cell: Column, resolution: int) -> Column:
+    """The parent at ``resolution`` of BIGINT H3 cells of that resolution or finer, as Spark bit arithmetic.
+
+    An H3 index holds its resolution in bits 52-55 and one 3-bit digit per resolution 1..15 below the base cell;
+    digits finer than the resolution are 7. The parent is the same index with the coarser resolution and its
+    digits past it set to 7 -- what h3's ``cell_to_parent`` (and Databricks' ``h3_toparent``) returns. Native column
+    arithmetic needs no Python worker, so it also runs under Spark Connect and serverless.
+    """
+    if not 0 <= resolution <= 15:
+        raise ValueError(f"H3 resolution must be in 0..15, got {resolution}")
+    unused_digits = (1 << 3 * (15 - resolution)) - 1
+    cleared = cell.bitwiseAND(F.lit(~(0xF << H3_RESOLUTION_BIT)))
+    return cleared.bitwiseOR(F.lit((resolution << H3_RESOLUTION_BIT) | unused_digits))
+
+
+def points_extent(points: DataFrame, trim: float = EXTENT_TRIM) -> Extent | None:
+    """The lat/lon box holding all but a ``trim`` share of the points at each side (approximate quantiles, one
+    pass), so a few strays far away do not set the map's view; None when there are no points."""
+    quantiles = [trim, 1.0 - trim]
+    row = points.agg(F.percentile_approx("lat", quantiles, 10_000).alias("lat"),
+                     F.percentile_approx("lon", quantiles, 10_000).alias("lon")).first()
+    if row is None or row["lat"] is None or row["lon"] is None:
+        return None
+    (south, north), (west, east) = row["lat"], row["lon"]
+    return Extent(float(south), float(west), float(north), float(east))
+
+
+def map_cells(stats: DataFrame, resolution: int, limit: int) -> tuple[pd.DataFrame, int]:
+    """h3_cell_stats -> (the ``limit`` parent cells at ``resolution`` with most points: cell, n_points, n_zoned;
+    how many parent cells hold points). Summed in Spark; only the bounded top rows reach the driver."""
+    parents = stats.groupBy(h3_parent(F.col("cell"), resolution).alias("cell")).agg(
+        F.sum("n_points").alias("n_points"), F.sum("n_zoned").alias("n_zoned"))
+    top = parents.orderBy(F.desc("n_points"), "cell").limit(limit).toPandas()
+    total = len(top) if len(top) < limit else parents.count()
+    return top.astype({"cell": "int64", "n_points": "int64", "n_zoned": "int64"}), total
+
+
+def map_zones(zones_clean: DataFrame, zstats: DataFrame, limit: int) -> tuple[pd.DataFrame, int]:
+    """zones_clean + zone_stats -> (the ``limit`` zones with most points: zone_id, name, n_points, points_per_km2,
+    wkb; how many zones there are). A bounded collect for the maps' outlines."""
+    joined = zstats.select("zone_id", "name", "n_points", "points_per_km2").join(
+        zones_clean.select("zone_id", "wkb"), "zone_id")
+    top = joined.orderBy(F.desc("n_points"), "zone_id").limit(limit).toPandas()
+    total = len(top) if len(top) < limit else zstats.count()
+    return top, total
 
 
 def hexagon_map(cells: pd.DataFrame, zone_outlines: list | None = None, title: str = "points per H3 cell"):  # noqa: ANN201

@@ -46,7 +46,9 @@ class GeospatialConfig(JobConfig):
                                               "cover cells is interior")
     max_zones: int = param(200_000, "most zones loaded to the driver for the broadcast join")
     max_cells_per_zone: int = param(2_000_000, "a zone needing more H3 cells than this is quarantined")
-    map_max_cells: int = param(50_000, "most cells drawn on the MLflow map")
+    map_max_cells: int = param(50_000, "most cells drawn on the MLflow maps")
+    map_tiles: str = param("OpenStreetMap.Mapnik", "basemap of the interactive map h3_map.html: an xyzservices "
+                           "provider name needing no API key, or none (the page then makes no network request)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -66,3 +68,19 @@ class GeospatialConfig(JobConfig):
             raise ConfigError("auto_h3_min_interior_share must be in [0, 1]")
         if self.max_zones < 1 or self.max_cells_per_zone < 1 or self.map_max_cells < 1:
             raise ConfigError("max_zones, max_cells_per_zone and map_max_cells must be >= 1")
+        _check_tiles(self.map_tiles)
+
+
+def _check_tiles(name: str) -> None:
+    """``none`` or a tile provider that xyzservices knows and that needs no API key (the page holds no secrets)."""
+    if name.lower() == "none":
+        return
+    import xyzservices
+
+    try:
+        provider = xyzservices.providers.query_name(name)
+    except ValueError as exc:
+        raise ConfigError(f"map_tiles must be 'none' or an xyzservices provider name such as "
+                          f"'OpenStreetMap.Mapnik', got {name!r}") from exc
+    if provider.requires_token():
+        raise ConfigError(f"map_tiles provider {name!r} needs an API key; choose one without, or 'none'")

@@ -5,20 +5,22 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import shapely
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shared.spark import ARROW_BATCH_ROWS_CONF, session_conf
 from shared.tables import is_file_reference
 from shared.task import TaskContext, TaskEntryPoint, TaskReport
-from shared.tracking import log_dict, log_figure, log_metrics, log_table_sample
+from shared.tracking import log_dict, log_figure, log_metrics, log_table_sample, log_text
 from usecases.geospatial import contracts
-from usecases.geospatial.aggregate import busiest_cells, cell_stats, hexagon_map, zone_stats
+from usecases.geospatial.aggregate import cell_stats, hexagon_map, map_cells, map_zones, points_extent, zone_stats
 from usecases.geospatial.config import GeospatialConfig
 from usecases.geospatial.cover import cover_zones, flag_zones, split_flagged
 from usecases.geospatial.generate import make_points, make_zones, true_zones
 from usecases.geospatial.index import index_points
 from usecases.geospatial.join import choose_strategy, interior_share, join_points, load_zone_set
+from usecases.geospatial.web_map import TARGET_CELLS, build_map, choose_map_resolution, map_html
 from usecases.geospatial.zones_io import feature_collection_to_frame, is_feature_collection_file
 
 Ctx = TaskContext[GeospatialConfig]
@@ -114,7 +116,8 @@ def run_join(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
 
 
 def run_aggregate(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
-    """points_zoned -> h3_cell_stats and zone_stats; a hexagon map PNG of the busiest cells to MLflow."""
+    """points_zoned -> h3_cell_stats and zone_stats; to MLflow an interactive map (h3_map.html, self-contained) and a
+    static PNG of the same cells (hexagon_map.png), both at a parent resolution that suits the data's extent."""
     zoned = ctx.tables.read(cfg.points_zoned_table)
     zones_clean = ctx.tables.read(cfg.zones_clean_table)
     ctx.tables.write(cell_stats(zoned, cfg.resolution), cfg.cell_stats_table)
@@ -122,15 +125,23 @@ def run_aggregate(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
     cells = ctx.tables.read(cfg.cell_stats_table)
     zstats = ctx.tables.read(cfg.zone_stats_table)
     n_cells, n_zones = cells.count(), zstats.count()
-    outlines = None
-    if n_zones <= MAP_OUTLINES_MAX:
-        outlines = list(load_zone_set(zones_clean, MAP_OUTLINES_MAX).geoms)
-    figure = hexagon_map(busiest_cells(cells, cfg.map_max_cells), outlines,
-                         title=f"points per H3 cell (resolution {cfg.resolution})")
+
+    extent = points_extent(zoned)
+    map_resolution = choose_map_resolution(extent, cfg.resolution, min(TARGET_CELLS, cfg.map_max_cells))
+    shown_cells, n_map_cells = map_cells(cells, map_resolution, cfg.map_max_cells)
+    shown_zones, _ = map_zones(zones_clean, zstats, MAP_OUTLINES_MAX)
+    title = f"points per H3 cell, resolution {map_resolution} (job resolution {cfg.resolution})"
+    notes = [f"{len(shown_cells):,} of {n_map_cells:,} cells with points shown (busiest first)",
+             f"{len(shown_zones):,} of {n_zones:,} zones outlined (most points first)"]
+    page = map_html(build_map(shown_cells, shown_zones, map_resolution, view=extent, tiles=cfg.map_tiles,
+                              title=title, notes=notes))
+    figure = hexagon_map(shown_cells, list(shapely.from_wkb(shown_zones["wkb"].to_numpy(object))), title=title)
     metrics = {"cells_with_points": n_cells, "zones": n_zones,
-               "zones_without_points": zstats.filter(F.col("n_points") == 0).count()}
+               "zones_without_points": zstats.filter(F.col("n_points") == 0).count(),
+               "map_resolution": map_resolution, "map_cells": n_map_cells, "map_cells_shown": len(shown_cells)}
     with ctx.mlflow_run(cfg):
         log_metrics(metrics)
+        log_text(page, "h3_map.html")
         log_figure(figure, "hexagon_map.png")
         log_table_sample(zstats.orderBy(F.desc("n_points")), "zone_stats_top.json", limit=100)
     return TaskReport(zoned.count(), n_cells + n_zones, balanced=False, metrics=metrics)

@@ -13,6 +13,7 @@ import shapely
 from shared.bundle import load_bundle
 from shared.runner import run_job
 from shared.tables import LocalTableStore
+from usecases.geospatial.web_map import external_resources
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SMALL = {"n_points": "3000", "n_zones": "16", "resolution": "10", "map_max_cells": "500"}
@@ -40,8 +41,17 @@ def test_job_on_generated_city_matches_truth(spark, warehouse, mlflow_store) -> 
 
     runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.task = 'aggregate'",
                               output_format="list")
-    artifacts = [a.path for a in mlflow.MlflowClient().list_artifacts(runs[0].info.run_id)]
-    assert "hexagon_map.png" in artifacts
+    run = runs[0]
+    artifacts = [a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)]
+    assert {"hexagon_map.png", "h3_map.html"} <= set(artifacts)
+    # 3,000 points over ~25 km: at most 500 cells in view (map_max_cells) -> resolution 7, coarser than the job's 10.
+    assert run.data.metrics["map_resolution"] == 7
+    assert 0 < run.data.metrics["map_cells_shown"] == run.data.metrics["map_cells"] <= 500
+    page = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="h3_map.html",
+                                                    dst_path=str(warehouse.parent))).read_text(encoding="utf-8")
+    assert external_resources(page) == []
+    assert page.count('"resolution": 7') == run.data.metrics["map_cells_shown"]
+    assert f"zones ({len(zone_stats)})" in page and "zone_00001" in page
 
     # Re-running the join with the other strategy gives the same table (and no duplicates).
     before = tables.read("points_zoned").toPandas().sort_values("point_id").reset_index(drop=True)
