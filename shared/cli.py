@@ -1,4 +1,4 @@
-"""The ``usecases`` command: list, validate and locally run the bundle's jobs."""
+"""The ``usecases`` command: list, validate and locally run the bundle's jobs; browse their tables and runs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from shared import browse
 from shared.bundle import BundleError, load_bundle, task_order
 from shared.runner import TaskFailed, parse_overrides, run_job
 from shared.task import USER_ERRORS
@@ -31,12 +32,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--task", help="run only this task")
     run.add_argument("--warehouse", help="local table folder (default: $USECASES_WAREHOUSE or .local/warehouse)")
     run.add_argument("--target", default="local", help="bundle target whose variables to use (default: local)")
+    browse.add_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command in browse.COMMANDS:
+        return browse.run(args)
     try:
         bundle = load_bundle(Path(args.bundle))
         if args.command == "list":
