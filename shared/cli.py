@@ -1,4 +1,5 @@
-"""The ``usecases`` command: list, validate, describe, sync and locally run the bundle's jobs."""
+"""The ``usecases`` command: list, validate, describe, sync and locally run the bundle's jobs; browse their
+tables and runs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from shared import browse
 from shared.bundle import Bundle, BundleError, load_bundle, task_order
 from shared.runner import TaskFailed, check_overrides, parse_overrides, run_job
 from shared.task import USER_ERRORS, VERBOSE_ENV
@@ -43,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--connect", action="store_true",
                      help="run on a local Spark Connect server with serverless limits, as on Databricks serverless "
                           "(same as USECASES_SPARK_REMOTE=local[2])")
+    browse.add_commands(sub)
     return parser
 
 
@@ -94,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ[VERBOSE_ENV] = "1"
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.command in browse.COMMANDS:
+        return browse.run(args)
     try:
         bundle = load_bundle(Path(args.bundle))
         if args.command == "list":

@@ -1,29 +1,45 @@
 """Read and write tables by name: Unity Catalog Delta tables on Databricks, atomic Parquet folders locally.
 
-Local layout: ``<warehouse>/<catalog>/<schema>/<table>/`` holds one folder per written version and a
-``_CURRENT`` file naming the live one. A write goes to a fresh version folder and only then swaps
-``_CURRENT`` with an atomic ``os.replace``, so a crash mid-write leaves the previous version readable.
+Local layout: ``<warehouse>/<catalog>/<schema>/<table>/`` holds committed version folders and a ``_CURRENT``
+file naming the live one (``shared.table_versions``). A write fills a staging folder under a lease, renames it
+to a version and swaps ``_CURRENT`` under a lock, so a crash or a concurrent writer never leaves a reader a
+partial table, and crash leftovers never count as versions.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import shutil
-import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from functools import reduce
 from pathlib import Path
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from shared.identifiers import quote_identifier, quote_qualified, sql_literal, validate_name
+from shared.table_versions import (
+    CURRENT_POINTER,
+    STAGING_GRACE_S,
+    VERSIONS_KEPT,
+    Base,
+    ConcurrentWriteError,
+    VersionedFolder,
+)
 
-CURRENT_POINTER = "_CURRENT"
-VERSIONS_KEPT = 2  # the live version and the one before it, for readers still holding a lazy plan
+__all__ = ["CURRENT_POINTER", "VERSIONS_KEPT", "ConcurrentWriteError", "LocalTableStore", "TableInfo",
+           "TableNotFoundError", "TableStore", "UnityCatalogTableStore", "table_store"]
+
+log = logging.getLogger(__name__)
+
 FILE_SUFFIXES = (".parquet", ".csv", ".json")
+COMMIT_ATTEMPTS = 5  # a merge or replace_where recomputed on a newer version this often before giving up
+READ_ATTEMPTS = 3  # a version pruned between reading the pointer and listing its files: read the new one
 
 
 class TableNotFoundError(LookupError):
@@ -49,6 +65,21 @@ def replace_where_sql(values: Mapping[str, object]) -> str:
     return " AND ".join(f"{quote_identifier(k)} <=> {sql_literal(v)}" for k, v in values.items())
 
 
+def show_tables_sql(catalog: str, schema: str) -> str:
+    """List a Unity Catalog schema's tables."""
+    return f"SHOW TABLES IN {quote_qualified(catalog, schema)}"
+
+
+def describe_history_sql(target: str, limit: int = 1) -> str:
+    """A Delta table's latest commits (newest first) for a quoted table name."""
+    return f"DESCRIBE HISTORY {target} LIMIT {int(limit)}"
+
+
+def describe_detail_sql(target: str) -> str:
+    """A Delta table's storage location, size and last modification for a quoted table name."""
+    return f"DESCRIBE DETAIL {target}"
+
+
 def merge_sql(target: str, source_view: str, keys: Sequence[str]) -> str:
     """A Delta MERGE (upsert on ``keys``) of a temp view into a quoted table name."""
     if not keys:
@@ -61,13 +92,34 @@ def merge_sql(target: str, source_view: str, keys: Sequence[str]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class TableInfo:
+    """What ``usecases tables`` shows of one table."""
+
+    name: str
+    display_name: str
+    rows: int
+    versions: int | None  # committed writes (Delta: the latest version + 1); None where unknown (a view)
+    last_write: datetime | None  # UTC
+    location: str  # the live data's folder (locally) or storage location (Delta), else the table's name
+
+
 class TableStore(ABC):
     """Tables of one catalog and schema, addressed by short name."""
 
-    def __init__(self, spark: SparkSession, catalog: str, schema: str) -> None:
-        self.spark = spark
+    def __init__(self, spark: SparkSession | None, catalog: str, schema: str) -> None:
+        self._spark = spark
         self.catalog = validate_name(catalog, "catalog")
         self.schema = validate_name(schema, "schema")
+
+    @property
+    def spark(self) -> SparkSession:
+        """The session; started on first use when the store was made without one (commands that read no rows)."""
+        if self._spark is None:
+            from shared.spark import get_spark
+
+            self._spark = get_spark()
+        return self._spark
 
     @abstractmethod
     def read(self, name: str) -> DataFrame:
@@ -102,16 +154,37 @@ class TableStore(ABC):
     def volume_path(self, volume: str) -> Path:
         """A folder for a job's files (images, exports) beside its tables, created if absent."""
 
+    @abstractmethod
+    def list_tables(self) -> list[str]:
+        """Short names of every table in the catalog and schema, sorted."""
+
+    @abstractmethod
+    def table_info(self, name: str) -> TableInfo:
+        """Row count, committed versions, last write and location of one table."""
+
+    @abstractmethod
+    def current_location(self, name: str) -> str:
+        """Where other tools read the live version: a folder locally, the storage location (or name) on Databricks."""
+
 
 class LocalTableStore(TableStore):
     """Parquet tables under a warehouse folder; table parameters may also be Parquet/CSV file paths."""
 
-    def __init__(self, spark: SparkSession, catalog: str, schema: str, warehouse: str | os.PathLike[str]) -> None:
+    def __init__(self, spark: SparkSession | None, catalog: str, schema: str, warehouse: str | os.PathLike[str],
+                 staging_grace_s: float = STAGING_GRACE_S) -> None:
         super().__init__(spark, catalog, schema)
         self.warehouse = Path(warehouse).resolve()
+        self.staging_grace_s = staging_grace_s
+
+    def schema_dir(self) -> Path:
+        return self.warehouse / self.catalog / self.schema
 
     def table_dir(self, name: str) -> Path:
-        return self.warehouse / self.catalog / self.schema / validate_name(name, "table name")
+        return self.schema_dir() / validate_name(name, "table name")
+
+    def versions(self, name: str) -> VersionedFolder:
+        """The table's committed versions, staging folders and pruning rules."""
+        return VersionedFolder(self.table_dir(name), VERSIONS_KEPT, self.staging_grace_s)
 
     def display_name(self, name: str) -> str:
         if is_file_reference(name):
@@ -136,58 +209,129 @@ class LocalTableStore(TableStore):
         return path.name
 
     def _current_path(self, name: str) -> Path | None:
-        root = self.table_dir(name)
-        pointer = root / CURRENT_POINTER
-        if pointer.is_file():
-            return root / pointer.read_text().strip()
-        return None
+        return self.versions(name).current()
 
     def exists(self, name: str) -> bool:
         if is_file_reference(name):
             return Path(name).exists()
         return self._current_path(name) is not None
 
+    def _not_found(self, name: str) -> TableNotFoundError:
+        return TableNotFoundError(f"table {self.display_name(name)} does not exist (looked in {self.table_dir(name)})")
+
     def read(self, name: str) -> DataFrame:
         if is_file_reference(name):
             return read_file(self.spark, name)
-        path = self._current_path(name)
-        if path is None:
-            raise TableNotFoundError(
-                f"table {self.display_name(name)} does not exist (looked in {self.table_dir(name)})"
-            )
-        return self.spark.read.parquet(str(path))
+        for _ in range(READ_ATTEMPTS):
+            path = self._current_path(name)
+            if path is None:
+                raise self._not_found(name)
+            df = self._open_version(path)
+            if df is not None:
+                return df
+        raise RuntimeError(f"{self.display_name(name)} changed {READ_ATTEMPTS} times while being opened")
+
+    def _open_version(self, path: Path) -> DataFrame | None:
+        """The version's rows (its files are listed now: all of them), or None if it was pruned meanwhile.
+
+        A version is pruned only after two newer commits; a reader that loses that race opens the newest.
+        """
+        try:
+            return self.spark.read.parquet(str(path))
+        except Exception:
+            if path.is_dir():
+                raise
+            return None  # renamed away while Spark listed it or read its footers (AnalysisException or a job error)
 
     def write(self, df: DataFrame, name: str, replace_where: Mapping[str, object] | None = None) -> None:
-        if replace_where and self.exists(name):
-            kept = self.read(name).filter(~match_all(replace_where))
-            df = kept.unionByName(df, allowMissingColumns=True)
-        self._write_version(df, name)
+        if not replace_where:
+            self._write_version(name, lambda _: df, "write", blind=True)
+            return
+
+        def replace(base: DataFrame | None) -> DataFrame:
+            if base is None:
+                return df
+            return base.filter(~match_all(replace_where)).unionByName(df, allowMissingColumns=True)
+
+        self._write_version(name, replace, "replace_where", blind=False)
 
     def merge(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
-        if self.exists(name):
-            kept = self.read(name).join(df.select(*keys).distinct(), on=list(keys), how="left_anti")
-            df = kept.unionByName(df, allowMissingColumns=True)
-        self._write_version(df, name)
+        def upsert(base: DataFrame | None) -> DataFrame:
+            if base is None:
+                return df
+            kept = base.join(df.select(*keys).distinct(), on=list(keys), how="left_anti")
+            return kept.unionByName(df, allowMissingColumns=True)
 
-    def _write_version(self, df: DataFrame, name: str) -> None:
-        root = self.table_dir(name)
-        root.mkdir(parents=True, exist_ok=True)
-        version = f"v{time.time_ns()}-{uuid.uuid4().hex[:8]}"
-        df.write.mode("error").parquet(str(root / version))
-        tmp_pointer = root / f".{CURRENT_POINTER}.{version}.tmp"
-        tmp_pointer.write_text(version)
-        os.replace(tmp_pointer, root / CURRENT_POINTER)  # the atomic commit point
-        self._prune(root, version)
+        self._write_version(name, upsert, "merge", blind=False)
 
-    @staticmethod
-    def _prune(root: Path, live: str) -> None:
-        """Drop old versions (keeping VERSIONS_KEPT) and folders left by crashed writes."""
-        versions = sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("v")), key=lambda p: p.name)
-        older = [p.name for p in versions if p.name < live]
-        keep = {live, *older[len(older) - (VERSIONS_KEPT - 1) :]}
-        for path in versions:
-            if path.name not in keep:
-                shutil.rmtree(path, ignore_errors=True)
+    def _write_version(self, name: str, build: Callable[[DataFrame | None], DataFrame], operation: str,
+                       blind: bool) -> None:
+        """Write ``build(live rows)`` as a new version; a read-modify-write recomputes if another writer won."""
+        folder = self.versions(name)
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            base = None if blind else folder.current_version()
+            rows = None if base is None else self._open_version(folder.root / base)
+            if base is not None and rows is None:
+                continue  # the base version was pruned meanwhile: other writers won, recompute on the newest
+            df = build(rows)
+            try:
+                folder.write(parquet_writer(df), operation, Base.ANY if blind else base)
+                return
+            except ConcurrentWriteError:
+                if attempt == COMMIT_ATTEMPTS:
+                    raise
+                log.info("%s: another writer committed first; recomputing %s (attempt %d)",
+                         self.display_name(name), operation, attempt + 1)
+        raise ConcurrentWriteError(f"{self.display_name(name)}: {operation} lost to other writers "
+                                   f"{COMMIT_ATTEMPTS} times; nothing was committed")
+
+    def list_tables(self) -> list[str]:
+        root = self.schema_dir()
+        if not root.is_dir():
+            return []
+        names = []
+        for entry in root.iterdir():
+            try:
+                validate_name(entry.name, "table name")
+            except ValueError:
+                continue
+            if entry.is_dir() and self.exists(entry.name):
+                names.append(entry.name)
+        return sorted(names)
+
+    def table_info(self, name: str) -> TableInfo:
+        folder = self.versions(name)
+        for _ in range(READ_ATTEMPTS):
+            history = folder.history()
+            if not history.commits:
+                raise self._not_found(name)
+            path = folder.root / history.commits[-1].version
+            try:
+                rows = parquet_row_count(path)
+            except FileNotFoundError:
+                continue  # pruned while counting: count the newer version
+            return TableInfo(name, self.display_name(name), rows, history.total,
+                             history.commits[-1].committed_at_utc, str(path))
+        raise RuntimeError(f"{self.display_name(name)} changed {READ_ATTEMPTS} times while being counted")
+
+    def current_location(self, name: str) -> str:
+        path = self._current_path(name)
+        if path is None:
+            raise self._not_found(name)
+        return str(path)
+
+
+def parquet_writer(df: DataFrame) -> Callable[[Path], None]:
+    """Fill a staging folder (which must not exist yet) with ``df`` as Parquet."""
+    return lambda path: df.write.mode("error").parquet(str(path))
+
+
+def parquet_row_count(folder: Path) -> int:
+    """Rows in a folder of Parquet files, from their footers (no data read); files named ``_*``/``.*`` skipped."""
+    import pyarrow.parquet as pq
+
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(("_", "."))]
+    return sum(pq.read_metadata(p).num_rows for p in files)
 
 
 class UnityCatalogTableStore(TableStore):
@@ -241,6 +385,40 @@ class UnityCatalogTableStore(TableStore):
         finally:
             self.spark.catalog.dropTempView(view)
 
+    def list_tables(self) -> list[str]:
+        rows = self.spark.sql(show_tables_sql(self.catalog, self.schema)).collect()  # one row per table
+        return sorted(r["tableName"] for r in rows if not r["isTemporary"])
+
+    def _detail(self, name: str) -> dict[str, object] | None:
+        """DESCRIBE DETAIL's one row, or None for what is not a Delta table (a view)."""
+        try:
+            rows = self.spark.sql(describe_detail_sql(self.fqn(name))).collect()
+        except AnalysisException:
+            return None
+        return rows[0].asDict() if rows else None
+
+    def table_info(self, name: str) -> TableInfo:
+        if not self.exists(name):
+            raise TableNotFoundError(f"table {self.display_name(name)} does not exist")
+        versions: int | None = None
+        last_write: datetime | None = None
+        try:
+            latest = self.spark.sql(describe_history_sql(self.fqn(name), 1)).collect()
+        except AnalysisException:
+            latest = []
+        if latest:
+            versions, last_write = int(latest[0]["version"]) + 1, latest[0]["timestamp"]
+        detail = self._detail(name)
+        location = str(detail["location"]) if detail and detail.get("location") else self.display_name(name)
+        rows = self.spark.table(self.fqn(name)).count()  # Delta answers from file statistics
+        return TableInfo(name, self.display_name(name), rows, versions, last_write, location)
+
+    def current_location(self, name: str) -> str:
+        if not self.exists(name):
+            raise TableNotFoundError(f"table {self.display_name(name)} does not exist")
+        detail = self._detail(name)
+        return str(detail["location"]) if detail and detail.get("location") else self.display_name(name)
+
 
 def read_file(spark: SparkSession, path: str) -> DataFrame:
     """Read a user's file: CSV (header, all columns as strings for the contract to cast), JSON or Parquet."""
@@ -255,7 +433,7 @@ def read_file(spark: SparkSession, path: str) -> DataFrame:
 
 
 def table_store(
-    spark: SparkSession, catalog: str, schema: str, warehouse: str | os.PathLike[str] | None = None
+    spark: SparkSession | None, catalog: str, schema: str, warehouse: str | os.PathLike[str] | None = None
 ) -> TableStore:
     """The store for where this runs: Unity Catalog on Databricks, Parquet folders locally."""
     from shared.env import local_warehouse, on_databricks

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,12 +14,16 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import LongType
 
 from shared.identifiers import IdentifierError
+from shared.table_versions import LEASE_SUFFIX, STAGING_PREFIX, new_version_name
 from shared.tables import (
     CURRENT_POINTER,
     LocalTableStore,
     TableNotFoundError,
+    describe_detail_sql,
+    describe_history_sql,
     merge_sql,
     replace_where_sql,
+    show_tables_sql,
     table_store,
 )
 
@@ -135,3 +142,123 @@ def test_volume_path_is_a_folder_beside_the_tables(tables: LocalTableStore, ware
     assert path == warehouse / "_volumes" / "test_catalog" / "test_schema" / "images" and path.is_dir()
     with pytest.raises(IdentifierError):
         tables.volume_path("../escape")
+
+
+def _leave_killed_writers_folder(root: Path) -> Path:
+    """What a SIGKILLed writer leaves: a half-written staging folder and a lease nobody holds."""
+    staging = root / f"{STAGING_PREFIX}{new_version_name()}"
+    (staging / "_temporary" / "0").mkdir(parents=True)
+    (staging / "part-00000-half.snappy.parquet").write_bytes(b"PAR1 truncated")
+    Path(f"{staging}{LEASE_SUFFIX}").write_text(json.dumps({"host": "h", "pid": 1, "started_at": 0}))
+    return staging
+
+
+def test_a_killed_writers_folder_is_never_read_counted_or_kept(spark, tables: LocalTableStore) -> None:
+    tables.write(spark.range(3), "scores")
+    good = tables.versions("scores").current_version()
+    leftover = _leave_killed_writers_folder(tables.table_dir("scores"))
+    assert tables.read("scores").count() == 3 and tables.table_info("scores").versions == 1
+    tables.write(spark.range(5), "scores")
+    root = tables.table_dir("scores")
+    assert not leftover.exists() and not list(root.glob(f"*{LEASE_SUFFIX}"))
+    kept = tables.versions("scores").kept_versions()
+    assert kept[0] == good and sorted(p.name for p in root.iterdir() if p.is_dir()) == sorted(kept)
+    assert tables.read("scores").count() == 5 and tables.table_info("scores").versions == 2
+
+
+def test_concurrent_merges_lose_no_rows(spark, tables: LocalTableStore) -> None:
+    """Two threads upsert different keys into one table at once: every key survives (a stale merge recomputes)."""
+    tables.merge(spark.createDataFrame([(0, "seed")], "id int, v string"), "dim", ["id"])
+    errors: list[BaseException] = []
+
+    def upsert(first: int) -> None:
+        try:
+            for key in range(first, first + 3):
+                tables.merge(spark.createDataFrame([(key, f"v{key}")], "id int, v string"), "dim", ["id"])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upsert, args=(first,)) for first in (100, 200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(600)
+    assert errors == []
+    assert sorted(r.id for r in tables.read("dim").collect()) == [0, 100, 101, 102, 200, 201, 202]
+    assert tables.table_info("dim").versions == 7
+
+
+def test_listing_and_describing_local_tables(spark, tables: LocalTableStore) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    tables.write(spark.range(4), "alerts")
+    tables.write(spark.range(6), "alerts")
+    tables.write(spark.range(2), "alerts_quarantine")
+    tables.volume_path("images")
+    (tables.schema_dir() / "not a table").mkdir()
+    (tables.schema_dir() / "empty").mkdir()
+    assert tables.list_tables() == ["alerts", "alerts_quarantine"]
+    info = tables.table_info("alerts")
+    assert (info.name, info.display_name, info.rows, info.versions) == (
+        "alerts", "test_catalog.test_schema.alerts", 6, 2)
+    assert info.last_write is not None and info.last_write >= before
+    assert info.location == tables.current_location("alerts") == str(tables._current_path("alerts"))
+    import pandas as pd
+
+    assert len(pd.read_parquet(tables.current_location("alerts"))) == 6
+    with pytest.raises(TableNotFoundError, match="test_catalog.test_schema.nothing"):
+        tables.table_info("nothing")
+    with pytest.raises(TableNotFoundError):
+        tables.current_location("empty")
+    assert LocalTableStore(spark, "other", "schema", tables.warehouse).list_tables() == []
+
+
+def test_metadata_needs_no_spark_session(spark, tables: LocalTableStore) -> None:
+    tables.write(spark.range(3), "counts")
+    bare = LocalTableStore(None, "test_catalog", "test_schema", tables.warehouse)
+    assert bare.list_tables() == ["counts"] and bare.table_info("counts").rows == 3
+    assert bare._spark is None, "listing and describing started no session"
+    assert bare.read("counts").count() == 3  # reading rows starts (here: finds) the session
+
+
+def test_unity_catalog_listing_sql_quotes_every_name() -> None:
+    assert show_tables_sql("main", "ml_use_cases") == "SHOW TABLES IN `main`.`ml_use_cases`"
+    assert describe_history_sql("`main`.`s`.`t`", 1) == "DESCRIBE HISTORY `main`.`s`.`t` LIMIT 1"
+    assert describe_detail_sql("`main`.`s`.`t`") == "DESCRIBE DETAIL `main`.`s`.`t`"
+    with pytest.raises(IdentifierError):
+        show_tables_sql("main", "s`; DROP SCHEMA x")
+
+
+def test_a_merge_computed_on_a_version_replaced_meanwhile_is_recomputed(spark, tables: LocalTableStore,
+                                                                       tmp_path: Path) -> None:
+    """Another writer commits while the merge is being written (from inside the merge's own Spark job): the stale
+    result is discarded and the merge recomputed on the newer version, so neither writer's rows are lost."""
+    tables.merge(spark.createDataFrame([(0, "seed")], "id int, v string"), "dim", ["id"])
+    root, marker = str(tables.table_dir("dim")), str(tmp_path / "interfered")
+
+    @F.udf("string")
+    def interfere_once(v: str) -> str:
+        import os
+        from pathlib import Path
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from shared.table_versions import VersionedFolder
+
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return v
+
+        def other_writer(path: Path) -> None:
+            path.mkdir()
+            rows = pa.table({"id": pa.array([0, 7], pa.int32()), "v": ["seed", "other writer"]})
+            pq.write_table(rows, path / "part-0.parquet")
+
+        VersionedFolder(Path(root)).write(other_writer)
+        return v
+
+    update = spark.createDataFrame([(1, "mine")], "id int, v string").withColumn("v", interfere_once("v"))
+    tables.merge(update, "dim", ["id"])
+    assert sorted((r.id, r.v) for r in tables.read("dim").collect()) == [(0, "seed"), (1, "mine"), (7, "other writer")]
+    assert [c.operation for c in tables.versions("dim").history().commits] == ["merge", "write", "merge"]
