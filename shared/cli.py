@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", help="local table folder (default: $USECASES_WAREHOUSE or .local/warehouse)")
     run.add_argument("--target", default=LOCAL_TARGET,
                      help="bundle target whose variables to use (default: local = the variables' defaults)")
+    run.add_argument("--json", action="store_true",
+                     help="print one JSON object per task and per job on stdout instead of human lines")
     run.add_argument("--connect", action="store_true",
                      help="run on a local Spark Connect server with serverless limits, as on Databricks serverless "
                           "(same as USECASES_SPARK_REMOTE=local[2])")
@@ -95,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.verbose:
         os.environ[VERBOSE_ENV] = "1"
+    else:  # third-party INFO chatter (MLflow's store set-up...) stays out of a run's output; -v shows it
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command in browse.COMMANDS:
@@ -153,9 +157,12 @@ def _run(bundle: Bundle, args: argparse.Namespace) -> int:
         from shared.spark import REMOTE_ENV
 
         os.environ.setdefault(REMOTE_ENV, "local[2]")
+    from shared.reporting import HumanReporter, JsonReporter
+
+    reporter = JsonReporter() if args.json else HumanReporter()
     for key in jobs:
-        print(f"job {key}")
-        run_job(bundle, key, per_job[key], args.task, args.warehouse, args.target)
+        reporter.job_started(key)
+        run_job(bundle, key, per_job[key], args.task, args.warehouse, args.target, reporter=reporter)
     return 0
 
 

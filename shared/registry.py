@@ -9,8 +9,10 @@ challenger is promoted, the reason logged, and the old version tagged with why i
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import mlflow
@@ -19,6 +21,7 @@ from mlflow.tracking import MlflowClient
 
 from shared.identifiers import validate_name
 
+log = logging.getLogger(__name__)
 CHAMPION = "champion"
 SUPERSEDED_TAG = "superseded_reason"
 MAX_TAG_CHARS = 5000  # MLflow's limit on a tag value
@@ -64,6 +67,21 @@ def champion_version(client: MlflowClient, name: str) -> str | None:
         return None
 
 
+@contextlib.contextmanager
+def _quiet_mlflow_prints() -> Iterator[None]:
+    """MLflow prints 'Successfully registered model' / 'Created version' lines itself; the gate logs its own
+    decision instead, so those prints are kept out of the run's output (warnings still go through logging)."""
+    from mlflow.utils import logging_utils
+
+    stream = logging_utils.MLFLOW_LOGGING_STREAM
+    enabled = stream.enabled
+    stream.enabled = False
+    try:
+        yield
+    finally:
+        stream.enabled = enabled
+
+
 def _tag(value: object) -> str:
     return str(value)[:MAX_TAG_CHARS]
 
@@ -94,7 +112,8 @@ def register_model(
             incumbent_value = float(score_model(f"models:/{name}/{incumbent}"))
         except IncompatibleModelError as exc:
             incompatible = str(exc)
-    registered = mlflow.register_model(model_uri, name)
+    with _quiet_mlflow_prints():
+        registered = mlflow.register_model(model_uri, name)
     version = str(registered.version)
     if incumbent is None:
         promoted, reason = beats(value, None, higher_is_better), "no champion yet"
@@ -116,6 +135,7 @@ def register_model(
         client.set_model_version_tag(name, version, key, _tag(tag_value))
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, version)
+    log.info("%s v%s: %s", name, version, reason)
     if mlflow.active_run() is not None:
         figures = {f"challenger_{metric}": float(value), "promoted": float(promoted)}
         if incumbent_value is not None and not math.isnan(incumbent_value):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.bundle import Bundle, BundleError, Job, Task, task_order
+from shared.reporting import HumanReporter, Reporter
 from shared.task import TaskReport
 
 DYNAMIC = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
@@ -108,13 +109,19 @@ def run_job(
     only_task: str | None = None,
     warehouse: str | None = None,
     target: str = "local",
-    echo: Callable[[str], None] = print,
+    echo: Callable[[str], None] | None = None,
+    reporter: Reporter | None = None,
 ) -> list[TaskResult]:
-    """Run one job's tasks (or one task) locally; stop at the first failure with TaskFailed."""
+    """Run one job's tasks (or one task) locally; stop at the first failure with TaskFailed.
+
+    Progress goes to ``reporter`` (human lines by default; ``echo`` redirects them, e.g. to a list in tests).
+    """
     if job_key not in bundle.jobs:
         raise BundleError(f"no job {job_key!r}; jobs: {', '.join(sorted(bundle.jobs))}")
     job = bundle.jobs[job_key]
     values = job_parameter_values(bundle, job, target, dict(overrides or {}))
+    if reporter is None:
+        reporter = HumanReporter(_EchoStream(echo) if echo is not None else None)
     tasks = [job.task(only_task)] if only_task else task_order(job)
     run_id = f"local-{time.time_ns()}"
     results = []
@@ -126,11 +133,31 @@ def run_job(
         try:
             report = entry.run(argv, warehouse=warehouse)  # type: ignore[attr-defined]
         except Exception as exc:
-            echo(f"  {job_key + '.' + task.key:<32} FAILED after {time.perf_counter() - started:.1f}s")
+            reporter.task_failed(job_key, task.key, time.perf_counter() - started)
             raise TaskFailed(job_key, task.key, exc) from exc
-        echo(
-            f"  {job_key + '.' + task.key:<32} {report.elapsed_s:7.1f}s  rows in {report.rows_in:>9,}  "
-            f"out {report.rows_out:>9,}  quarantined {report.rows_quarantined:>7,}"
-        )
+        reporter.task_done(job_key, task.key, report)
         results.append(TaskResult(job_key, task.key, report))
+    if not only_task:
+        store = f"{values.get('catalog', '')}.{values.get('schema', '')}"
+        reporter.job_done(job_key, [r.report for r in results], values.get("experiment", ""), store)
     return results
+
+
+class _EchoStream:
+    """A text stream that hands each printed line to a callable (keeps ``run_job(echo=...)`` working)."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self.echo, self._buffer = echo, ""
+
+    def write(self, text: str) -> int:
+        self._buffer += text
+        while "\n" in self._buffer:
+            line, self._buffer = self._buffer.split("\n", 1)
+            self.echo(line)
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+    def isatty(self) -> bool:
+        return False

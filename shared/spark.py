@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -35,9 +36,20 @@ LOCAL_SETTINGS: dict[str, str] = {
     "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
     "spark.sql.adaptive.enabled": "true",
     "spark.driver.memory": os.environ.get("USECASES_DRIVER_MEMORY", "4g"),
-    "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR",
     "spark.python.worker.reuse": "true",
 }
+
+
+def java_options() -> str:
+    """Driver JVM options: our log4j2 settings (errors only; warnings too with ``-v``)."""
+    level = "warn" if os.environ.get("USECASES_VERBOSE", "") not in ("", "0") else "error"
+    config = Path(__file__).with_name("log4j2.properties").as_uri()
+    return f"-Dlog4j2.configurationFile={config} -Dusecases.log.level={level}"
+
+
+def local_settings() -> dict[str, str]:
+    """Everything a local session (classic, or the local Spark Connect server) starts with."""
+    return {**LOCAL_SETTINGS, "spark.driver.extraJavaOptions": java_options()}
 
 
 def remote_master() -> str | None:
@@ -66,10 +78,9 @@ def get_spark(app_name: str = "ml-use-cases") -> SparkSession:
     master = os.environ.get("USECASES_SPARK_MASTER", "local[*]")
     builder = SparkSession.builder.master(master).appName(app_name)
     builder = builder.config("spark.sql.warehouse.dir", str(local_home() / "spark-warehouse"))
-    for key, value in LOCAL_SETTINGS.items():
+    for key, value in local_settings().items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
     return spark
 
 
@@ -111,7 +122,7 @@ def _connect_session(remote: str, app_name: str) -> SparkSession:
     else:
         builder = SparkSession.builder.remote(remote).appName(app_name)
         builder = builder.config("spark.sql.warehouse.dir", str(local_home() / "spark-warehouse"))
-        for key, value in LOCAL_SETTINGS.items():
+        for key, value in local_settings().items():
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
     install_guard(spark)

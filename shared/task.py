@@ -75,6 +75,10 @@ class TaskReport:
     task: str = ""
     elapsed_s: float = 0.0
     tables_written: list[str] = field(default_factory=list)
+    # Why rows were quarantined, with counts (filled by the task context from its contracts).
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    # Headline results in plain words ("flagged 1,234 of 200,000 transactions"), printed at the end of the job.
+    summary: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         if self.balanced and self.rows_in != self.rows_out + self.rows_quarantined:
@@ -124,6 +128,12 @@ class TaskContext(Generic[C]):
     max_quarantine_fraction: float = 0.1
     run_context: dict[str, str] = field(default_factory=dict)
     quarantines_written: set[str] = field(default_factory=set)
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+
+    def note_reasons(self, reasons: Mapping[str, int]) -> None:
+        """Add quarantine reasons (reason -> rows) to what this task reports."""
+        for reason, count in reasons.items():
+            self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + int(count)
 
     def read_with_contract(self, name: str, contract: Contract, frame: DataFrame | None = None
                            ) -> tuple[DataFrame, int]:
@@ -242,10 +252,15 @@ class TaskEntryPoint(Generic[C]):
         ctx: TaskContext[C] = TaskContext(spark, store, self.usecase, self.task,  # type: ignore[arg-type]
                                           max_quarantine_fraction=config.max_quarantine_fraction,
                                           run_context=runtime)
-        report = self.fn(ctx, config)
+        from shared.progress import spark_progress
+
+        with spark_progress(spark, self.prog):
+            report = self.fn(ctx, config)
         report.task = self.prog
         report.elapsed_s = round(time.perf_counter() - started, 3)
         report.tables_written = list(store.written)
+        for reason, count in ctx.quarantine_reasons.items():
+            report.quarantine_reasons[reason] = report.quarantine_reasons.get(reason, 0) + count
         report.check()
         log.debug("TASK_REPORT %s", json.dumps(asdict(report), sort_keys=True))
         return report

@@ -83,14 +83,24 @@ def task_run(config: JobConfig, usecase: str, task: str, target: str,
     Databricks job run (``job_run_id``) that started it."""
     configure_tracking()
     experiment_id = ensure_experiment(config.experiment)
-    # Make it the active experiment too: nested runs (start_run(nested=True)) and any run started without an
-    # experiment id land here instead of in experiment 0 "Default" with artifacts in ./mlruns.
+    # Make it the active experiment while the run is open: nested runs (start_run(nested=True)) and any run
+    # started without an experiment id then land here, not in experiment 0 "Default" with artifacts in ./mlruns.
+    fluent = mlflow.tracking.fluent
+    previous = getattr(fluent, "_active_experiment_id", None)
+    previous_env = os.environ.get("MLFLOW_EXPERIMENT_ID")  # set_experiment sets it too
     mlflow.set_experiment(experiment_id=experiment_id)
     tags = {"usecase": usecase, "task": task, "target": target, "git_commit": git_commit(config.git_commit),
             **{k: v for k, v in (run_context or {}).items() if v}}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{usecase}.{task}", tags=tags) as run:
-        log_config(config)
-        yield run
+    try:
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"{usecase}.{task}", tags=tags) as run:
+            log_config(config)
+            yield run
+    finally:
+        fluent._active_experiment_id = previous
+        if previous_env is None:
+            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+        else:
+            os.environ["MLFLOW_EXPERIMENT_ID"] = previous_env
 
 
 def lineage_tags(tables: TableStore, inputs: Mapping[str, str], config: JobConfig,

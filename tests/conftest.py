@@ -74,6 +74,8 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     monkeypatch.setenv("USECASES_HOME", str(home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
+    mlflow.tracking.fluent._active_experiment_id = None  # no experiment of an earlier test's store
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     yield uri
     while mlflow.active_run() is not None:
         mlflow.end_run()

@@ -94,14 +94,15 @@ def test_champion_moves_only_when_the_challenger_wins_on_the_same_data(mlflow_st
     assert first.promoted and first.previous_champion_value is None and first.reason == "no champion yet"
     assert client.get_model_version(name, first.version).tags["input.t"] == "v1"
     # The challenger reports 0.85 on its own split, but the champion scores 0.80 there: the challenger wins.
+    challenger = _log(0.85)
     with mlflow.start_run() as run:
-        better = register_model(_log(0.85), name, "f1", 0.85, score_model=_scorer("a,b"))
+        better = register_model(challenger, name, "f1", 0.85, score_model=_scorer("a,b"))
     assert better.promoted and better.previous_champion_value == pytest.approx(0.80)
     logged = client.get_run(run.info.run_id).data.metrics
     assert logged["challenger_f1"] == pytest.approx(0.85) and logged["champion_f1_same_data"] == pytest.approx(0.80)
     worse = register_model(_log(0.70), name, "f1", 0.70, score_model=_scorer("a,b"))
     assert not worse.promoted and "does not beat" in worse.reason
-    assert client.get_model_version_by_alias(name, CHAMPION).version == better.version
+    assert str(client.get_model_version_by_alias(name, CHAMPION).version) == better.version
 
 
 def test_an_incompatible_champion_is_superseded_with_a_reason(mlflow_store: str) -> None:
@@ -111,7 +112,7 @@ def test_an_incompatible_champion_is_superseded_with_a_reason(mlflow_store: str)
     old = register_model(_log(0.99, "a,b"), name, "accuracy", 0.99, score_model=_scorer("a,b"))
     new = register_model(_log(0.60, "x,y,z"), name, "accuracy", 0.60, score_model=_scorer("x,y,z"))
     assert new.promoted and "cannot score" in new.reason and new.previous_champion_version == old.version
-    assert client.get_model_version_by_alias(name, CHAMPION).version == new.version
+    assert str(client.get_model_version_by_alias(name, CHAMPION).version) == new.version
     assert "x,y,z" in client.get_model_version(name, old.version).tags[SUPERSEDED_TAG]
 
 
