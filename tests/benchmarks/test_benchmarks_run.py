@@ -18,7 +18,10 @@ TINY_ARGS = {
     "forecasting": ["--series", "2", "--days", "400"],
     "vision": ["--images", "64", "--size", "16", "--epochs", "1", "--repeats", "2"],
     "geospatial": ["--points", "3000", "--zones", "8", "--parcels", "40", "--index-points", "2000", "4000"],
+    "scale": ["--job", "fraud", "--size", "tiny"],
 }
+# Benchmarks that compare sizes or write paths rather than two computations of the same result.
+NO_AGREEMENT_FLAG = {"core", "scale"}
 
 
 def _flags(result: object, path: str = "") -> dict[str, bool]:
@@ -45,9 +48,12 @@ def test_benchmark_runs_and_its_two_ways_agree(name: str, spark, mlflow_store: s
     result = importlib.import_module(f"benchmarks.{name}").run(TINY_ARGS[name])
     json.dumps(result, default=str)  # what __main__ writes to benchmarks/results/
     flags = _flags(result)
-    if name != "core":  # core compares a write path with plain Parquet: same data by construction, no flag
+    if name not in NO_AGREEMENT_FLAG:
         assert flags, f"benchmark {name} reports no identical_* check"
     assert all(flags.values()), flags
+    if name == "scale":  # the job really ran in its own process, and its memory was sampled
+        run = result["runs"][0]
+        assert run["task_seconds"] and run["peak_rss_mb"]["driver"] > 0 and run["peak_rss_mb"]["jvm"] > 0
 
 
 def test_every_benchmark_module_has_a_tiny_run() -> None:
