@@ -47,7 +47,7 @@ def spark_cores(master: str) -> int:
     return os.cpu_count() or 1
 
 
-def run_loop(prepared: pd.DataFrame, settings) -> tuple[float, pd.DataFrame]:  # noqa: ANN001 - ProphetSettings
+def run_loop(prepared: pd.DataFrame, settings) -> tuple[float, pd.DataFrame]:  # noqa: ANN001 - ForecastSettings
     from usecases.forecasting.model import forecast_one_series
 
     started = time.perf_counter()
@@ -79,7 +79,7 @@ def run(argv: list[str]) -> dict[str, object]:
 
     from shared.spark import get_spark
     from usecases.forecasting.config import ForecastingConfig
-    from usecases.forecasting.model import ProphetSettings
+    from usecases.forecasting.model import ForecastSettings
 
     cfg = ForecastingConfig(seed=args.seed)
     prepared = make_series(args.series, args.days, args.seed, dt.date.fromisoformat(cfg.history_end),
@@ -87,7 +87,7 @@ def run(argv: list[str]) -> dict[str, object]:
     spark = get_spark("bench-forecasting")
     cores = spark_cores(spark.sparkContext.master)
     with tempfile.TemporaryDirectory(prefix="bench-forecasting-") as tmp:
-        settings = ProphetSettings.from_config(cfg, str(Path(tmp) / "scratch"))
+        settings = ForecastSettings.from_config(cfg, str(Path(tmp) / "scratch"))
         prepared_df = spark.createDataFrame(prepared, "store_id string, item_id string, date date, units_sold double")
         prepared_df = prepared_df.cache()
         prepared_df.count()
