@@ -1,9 +1,12 @@
-"""Forecasting benchmark: Prophet per series through the Spark job's grouped map versus a plain Python loop.
+"""Forecasting benchmark: the job's per-series work through Spark's grouped map versus a plain Python loop.
 
-Both sides run the job's own per-series function (``forecast_one_series``) with the job's default Prophet
-settings over the same generated series (3 years daily by default), after a warm-up (Spark's Python workers
-started, Prophet imported). Spark's time covers balancing, the shuffle, the grouped map and writing the
-results; the loop's time covers the same fits and predictions in one process. The per-core ratio divides
+``--task train`` (default): the train_forecast task's function (``forecast_one_series``) fitting each series'
+chosen model (``--model``, Prophet by default: every series carries it in ``chosen_model`` as the job's
+join puts it there) with the job's default settings. ``--task backtest``: the backtest task's function
+(``backtest_one_series``), every candidate of the series' demand class on the job's folds, and the choice.
+Both sides run over the same generated series (3 years daily by default), after a warm-up (Spark's Python
+workers started, Prophet and statsforecast imported). Spark's time covers balancing, the shuffle, the grouped
+map and writing the results; the loop's time covers the same work in one process. The per-core ratio divides
 Spark's throughput by its cores before comparing: 1.0 means Spark adds no overhead and keeps every core busy.
 """
 
@@ -47,25 +50,38 @@ def spark_cores(master: str) -> int:
     return os.cpu_count() or 1
 
 
-def run_loop(prepared: pd.DataFrame, settings) -> tuple[float, pd.DataFrame]:  # noqa: ANN001 - ProphetSettings
-    from usecases.forecasting.model import forecast_one_series
-
-    started = time.perf_counter()
-    rows = [forecast_one_series(pdf, KEYS, settings) for _, pdf in prepared.groupby(KEYS, sort=True)]
-    return time.perf_counter() - started, pd.concat(rows, ignore_index=True)
-
-
-def run_spark(spark, prepared_df, settings, out: Path) -> float:  # noqa: ANN001 - SparkSession, DataFrame
+def per_series_work(task: str, settings, cfg):  # noqa: ANN001, ANN201 - ForecastSettings, config; (fn, schema)
+    """The job task's per-series function (pandas in, pandas out) and its output schema."""
+    from usecases.forecasting.backtest import backtest_one_series, metrics_schema
     from usecases.forecasting.model import forecast_one_series, result_schema
-    from usecases.forecasting.partitioning import BUCKET, partition_count, with_balanced_buckets
+
+    if task == "backtest":
+        folds, horizon, min_train = cfg.backtest_folds, cfg.backtest_horizon, 4 * cfg.season_length
+
+        def evaluate(pdf: pd.DataFrame) -> pd.DataFrame:
+            return backtest_one_series(pdf, KEYS, settings, folds, horizon, min_train)
+
+        return evaluate, metrics_schema(KEYS)
 
     def fit(pdf: pd.DataFrame) -> pd.DataFrame:
         return forecast_one_series(pdf, KEYS, settings)
 
+    return fit, result_schema(KEYS)
+
+
+def run_loop(prepared: pd.DataFrame, work) -> tuple[float, pd.DataFrame]:  # noqa: ANN001 - a pandas function
+    started = time.perf_counter()
+    rows = [work(pdf) for _, pdf in prepared.groupby(KEYS, sort=True)]
+    return time.perf_counter() - started, pd.concat(rows, ignore_index=True)
+
+
+def run_spark(spark, prepared_df, work, schema: str, out: Path) -> float:  # noqa: ANN001 - SparkSession, DataFrame
+    from usecases.forecasting.partitioning import BUCKET, partition_count, with_balanced_buckets
+
     started = time.perf_counter()
     n_series = prepared_df.select(*KEYS).distinct().count()
     n = partition_count(spark, n_series)
-    (with_balanced_buckets(prepared_df, KEYS, n).groupBy(BUCKET, *KEYS).applyInPandas(fit, result_schema(KEYS))
+    (with_balanced_buckets(prepared_df, KEYS, n).groupBy(BUCKET, *KEYS).applyInPandas(work, schema)
      .write.mode("overwrite").parquet(str(out)))
     return time.perf_counter() - started
 
@@ -75,52 +91,72 @@ def run(argv: list[str]) -> dict[str, object]:
     parser.add_argument("--series", type=int, default=200)
     parser.add_argument("--days", type=int, default=1095)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--task", choices=("train", "backtest"), default="train")
+    parser.add_argument("--model", default="prophet", help="--task train: the chosen model of every series")
     args = parser.parse_args(argv)
 
     from shared.spark import get_spark
     from usecases.forecasting.config import ForecastingConfig
-    from usecases.forecasting.model import ProphetSettings
+    from usecases.forecasting.model import CHOSEN, ForecastSettings
 
     cfg = ForecastingConfig(seed=args.seed)
     prepared = make_series(args.series, args.days, args.seed, dt.date.fromisoformat(cfg.history_end),
-                           cfg.holidays_country)
+                           cfg.holidays_country).assign(**{CHOSEN: args.model})
     spark = get_spark("bench-forecasting")
     cores = spark_cores(spark.sparkContext.master)
     with tempfile.TemporaryDirectory(prefix="bench-forecasting-") as tmp:
-        settings = ProphetSettings.from_config(cfg, str(Path(tmp) / "scratch"))
-        prepared_df = spark.createDataFrame(prepared, "store_id string, item_id string, date date, units_sold double")
+        settings = ForecastSettings.from_config(cfg, str(Path(tmp) / "scratch"))
+        work, schema = per_series_work(args.task, settings, cfg)
+        prepared_df = spark.createDataFrame(prepared, "store_id string, item_id string, date date, units_sold double, "
+                                                      f"{CHOSEN} string")
         prepared_df = prepared_df.cache()
         prepared_df.count()
         warm = prepared[prepared["store_id"].eq("1") & prepared["item_id"].isin(["1", "2", "3", "4"])]
-        run_spark(spark, spark.createDataFrame(warm, prepared_df.schema), settings, Path(tmp) / "warm")
-        run_loop(warm[warm["item_id"] == "1"], settings)
+        run_spark(spark, spark.createDataFrame(warm, prepared_df.schema), work, schema, Path(tmp) / "warm")
+        run_loop(warm[warm["item_id"] == "1"], work)
 
-        spark_s = run_spark(spark, prepared_df, settings, Path(tmp) / "spark")
+        spark_s = run_spark(spark, prepared_df, work, schema, Path(tmp) / "spark")
         from_spark = pd.read_parquet(Path(tmp) / "spark").drop(columns=["training_date"], errors="ignore")
-        loop_s, from_loop = run_loop(prepared, settings)
+        loop_s, from_loop = run_loop(prepared, work)
         prepared_df.unpersist()
         leftovers = list((Path(tmp) / "scratch").glob("*")) if (Path(tmp) / "scratch").exists() else []
 
-    merged = from_loop.merge(from_spark, on=KEYS, suffixes=("_loop", "_spark"))
-    identical = len(merged) == args.series and all(
-        np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-9, atol=1e-9, equal_nan=True)
-        for col in ("yhat", "yhat_lower", "yhat_upper")
-        for a, b in zip(merged[f"{col}_loop"], merged[f"{col}_spark"], strict=True)
-    ) and (merged["model_loop"] == merged["model_spark"]).all()
+    if args.task == "backtest":
+        merged = from_loop.merge(from_spark, on=[*KEYS, "model"], suffixes=("_loop", "_spark"))
+        identical = len(merged) == len(from_loop) == len(from_spark) and all(
+            np.allclose(merged[f"{m}_loop"], merged[f"{m}_spark"], rtol=1e-9, atol=1e-9, equal_nan=True)
+            for m in ("mae", "rmse", "smape", "mase")) and (
+            merged["chosen_model_loop"] == merged["chosen_model_spark"]).all()
+        seconds = {side: float(frame.groupby(KEYS)["fit_seconds"].sum().mean())  # all candidates x folds
+                   for side, frame in (("loop", from_loop), ("spark", from_spark))}
+        timings = {"backtest_seconds_per_series": {k: round(v, 3) for k, v in seconds.items()}}
+        chosen_counts = from_loop.drop_duplicates(KEYS)["chosen_model"].value_counts().to_dict()
+        fallback_series = 0
+    else:
+        merged = from_loop.merge(from_spark, on=KEYS, suffixes=("_loop", "_spark"))
+        identical = len(merged) == args.series and all(
+            np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-9, atol=1e-9, equal_nan=True)
+            for col in ("yhat", "yhat_lower", "yhat_upper")
+            for a, b in zip(merged[f"{col}_loop"], merged[f"{col}_spark"], strict=True)
+        ) and (merged["model_loop"] == merged["model_spark"]).all()
+        chosen_counts = from_loop["model"].value_counts().to_dict()
+        timings = {
+            "fit_seconds_per_series": {"loop": round(float(from_loop["fit_seconds"].mean()), 3),
+                                       "spark": round(float(from_spark["fit_seconds"].mean()), 3)},
+            "predict_seconds_per_series": {"loop": round(float(from_loop["predict_seconds"].mean()), 3),
+                                           "spark": round(float(from_spark["predict_seconds"].mean()), 3)}}
+        fallback_series = int((from_spark["error"].notna()).sum())
     spark_rate, loop_rate = args.series / spark_s, args.series / loop_s
     return {
+        "task": args.task, "models": chosen_counts,
         "series": args.series, "days_per_series": args.days, "horizon": cfg.horizon,
         "uncertainty_samples": cfg.uncertainty_samples, "holidays_country": cfg.holidays_country,
         "seasonality_mode": cfg.seasonality_mode, "spark_cores": cores,
         "spark_seconds": round(spark_s, 2), "loop_seconds": round(loop_s, 2),
         "spark_series_per_second": round(spark_rate, 3), "loop_series_per_second": round(loop_rate, 3),
         "speedup": round(spark_rate / loop_rate, 3),
-        "per_core_ratio": round(spark_rate / cores / loop_rate, 3), "per_core_target": 0.85,
-        "fit_seconds_per_series": {"loop": round(float(from_loop["fit_seconds"].mean()), 3),
-                                   "spark": round(float(from_spark["fit_seconds"].mean()), 3)},
-        "predict_seconds_per_series": {"loop": round(float(from_loop["predict_seconds"].mean()), 3),
-                                       "spark": round(float(from_spark["predict_seconds"].mean()), 3)},
-        "fallback_series": int((from_spark["error"].notna()).sum()),
+        "per_core_ratio": round(spark_rate / cores / loop_rate, 3), "per_core_target": 0.85, **timings,
+        "fallback_series": fallback_series,
         "identical_forecasts": bool(identical), "cmdstan_files_left": len(leftovers),
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
     }

@@ -16,6 +16,8 @@ TINY_ARGS = {
     "fraud_scoring": ["--rows", "4000", "--train_rows", "3000", "--depths", "3", "--repeats", "1"],
     "out_of_stock": ["--stores", "1", "--items", "3", "--days", "150"],
     "forecasting": ["--series", "2", "--days", "400"],
+    "forecasting_real": ["--datasets", "hotel,generated", "--max_series", "2", "--windows", "1",
+                         "--generated_series", "2", "--workers", "1"],
     "vision": ["--images", "64", "--size", "16", "--epochs", "1", "--repeats", "2"],
     "geospatial": ["--points", "3000", "--zones", "8", "--parcels", "40", "--index-points", "2000", "4000"],
     "scale": ["--job", "fraud", "--size", "tiny"],

@@ -1,25 +1,32 @@
-"""Rolling-origin backtest of one series: Prophet (with its fallback) against seasonal-naive, per model metrics.
+"""Rolling-origin backtest of one series: every candidate model on the same folds, scores, and the choice.
 
 Origins are the last ``folds`` multiples of ``fold_horizon`` days before the training date, so the folds
-cover the last ``folds x fold_horizon`` days without overlap; each fold refits on everything before its
-origin. MASE is scaled by the seasonal-naive in-sample error of the part before the earliest origin, the
-same scale for both models, so ``mase(prophet) < mase(seasonal_naive)`` means Prophet beats the baseline.
+cover the last ``folds x fold_horizon`` days without overlap; each fold refits every candidate on everything
+before its origin (point forecasts only). MASE is scaled by the seasonal-naive in-sample error of the part
+before the earliest origin, the same scale for every candidate, so ``mase < 1`` for a model means it beat
+in-sample seasonal-naive. Only the candidates of the series' demand class compete (``selection.candidate_pool``);
+the chosen model (``selection.choose_model``) is recorded on every row of the series.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from usecases.forecasting.forecaster_model import SEASONAL_NAIVE, seasonal_naive_forecast, seasonal_naive_state
+from usecases.forecasting.forecaster_model import PROPHET
 from usecases.forecasting.metrics import METRICS, accuracy, seasonal_naive_scale
-from usecases.forecasting.model import ProphetSettings, forecast_with_fallback, to_history
+from usecases.forecasting.model import ForecastSettings, point_forecast, to_history
+from usecases.forecasting.selection import average_demand_interval, candidate_pool, choose_model
 
-PROPHET_LABEL = "prophet"
-METRICS_TAIL = "model string, folds int, points int, fallback_folds int, " + ", ".join(f"{m} double" for m in METRICS)
+PROPHET_LABEL = PROPHET
+METRICS_TAIL = ("model string, folds int, points int, failed_folds int, fit_seconds double, "
+                + ", ".join(f"{m} double" for m in METRICS)
+                + ", demand_class string, adi double, chosen_model string, selection_metric string, "
+                "selection_reason string")
 
 
 def metrics_schema(keys: Sequence[str]) -> str:
@@ -33,31 +40,38 @@ def fold_origins(n: int, folds: int, fold_horizon: int, min_train: int) -> list[
     return [o for o in origins if o >= min_train]
 
 
-def backtest_one_series(pdf: pd.DataFrame, keys: Sequence[str], settings: ProphetSettings, folds: int,
+def backtest_one_series(pdf: pd.DataFrame, keys: Sequence[str], settings: ForecastSettings, folds: int,
                         fold_horizon: int, min_train: int) -> pd.DataFrame:
-    """One series' prepared rows (keys, date, units_sold) -> one metrics row per model (``metrics_schema``)."""
+    """One series' prepared rows (keys, date, units_sold) -> one metrics row per candidate (``metrics_schema``)."""
     history = to_history(pdf)
     point_settings = dataclasses.replace(settings, uncertainty_samples=0)  # metrics need no intervals
     y = history["y"].to_numpy()
     origins = fold_origins(len(history), folds, fold_horizon, min_train)
-    actual: list[np.ndarray] = []
-    predicted: dict[str, list[np.ndarray]] = {PROPHET_LABEL: [], SEASONAL_NAIVE: []}
-    fallbacks = 0
-    for origin in origins:
-        train, test = history.iloc[:origin], y[origin:origin + fold_horizon]
-        outcome = forecast_with_fallback(train, point_settings, len(test))
-        fallbacks += outcome.error is not None
-        predicted[PROPHET_LABEL].append(outcome.forecast["yhat"].to_numpy())
-        state = seasonal_naive_state(train["y"].to_numpy(), train["ds"].iloc[-1].date(), settings.season_length,
-                                     settings.interval_width)
-        predicted[SEASONAL_NAIVE].append(seasonal_naive_forecast(state, len(test), False)["yhat"].to_numpy())
-        actual.append(test)
+    actual = np.concatenate([y[o:o + fold_horizon] for o in origins]) if origins else np.array([])
     scale = seasonal_naive_scale(y[: origins[0]], settings.season_length) if origins else float("nan")
+    adi = average_demand_interval(y)
+    demand_class, pool = candidate_pool(settings.candidate_models, adi, settings.intermittent_adi)
+    stats: dict[str, dict] = {}
+    for model in pool:
+        chunks, failed, started = [], 0, time.perf_counter()
+        for origin in origins:
+            train, steps = history.iloc[:origin], len(y[origin:origin + fold_horizon])
+            try:
+                chunks.append(point_forecast(model, train, point_settings, steps))
+            except Exception:  # noqa: BLE001 - a candidate that cannot fit a fold is out of the running
+                chunks.append(np.full(steps, np.nan))
+                failed += 1
+        predicted = np.concatenate(chunks) if chunks else np.array([])
+        used = ~np.isnan(actual) & ~np.isnan(predicted)
+        stats[model] = {"folds": len(origins), "points": int(used.sum()), "failed_folds": failed,
+                        "fit_seconds": time.perf_counter() - started, **accuracy(actual, predicted, scale)}
+    metric = settings.selection_metric
+    observed = y[~np.isnan(y)]
+    choice = choose_model({m: s[metric] for m, s in stats.items()},
+                          {m: s["failed_folds"] == 0 for m, s in stats.items()}, pool, metric, len(origins),
+                          bool(np.unique(observed).size <= 1))
     key_values = {k: str(pdf[k].iloc[0]) for k in keys}
-    rows = []
-    for model, chunks in predicted.items():
-        a = np.concatenate(actual) if actual else np.array([])
-        p = np.concatenate(chunks) if chunks else np.array([])
-        rows.append({**key_values, "model": model, "folds": len(origins), "points": int((~np.isnan(a)).sum()),
-                     "fallback_folds": fallbacks if model == PROPHET_LABEL else 0, **accuracy(a, p, scale)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{**key_values, "model": model, **s, "demand_class": demand_class,
+                          "adi": adi if np.isfinite(adi) else None, "chosen_model": choice.model,
+                          "selection_metric": metric, "selection_reason": choice.reason}
+                         for model, s in stats.items()])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from shared.config import ConfigError, JobConfig, param
@@ -10,11 +11,16 @@ from shared.config import ConfigError, JobConfig, param
 FILL_POLICIES = ("zero", "missing")
 GROWTHS = ("linear", "flat", "logistic")
 SEASONALITY_MODES = ("additive", "multiplicative")
+# The models the backtest can choose from per series (the same names as forecaster_model.MODEL_KINDS, kept
+# here so that parsing a config does not import the MLflow model module).
+CANDIDATE_MODELS = ("seasonal_naive", "croston_optimized", "adida", "imapa", "tsb", "auto_ets", "prophet")
+SELECTION_METRICS = ("smape", "mae", "rmse")
+ETS_MODEL = re.compile(r"^[ZAM][ZNAM][ZNAM]$")
 
 
 @dataclass(frozen=True)
 class ForecastingConfig(JobConfig):
-    """Fine-grained demand forecasting: one Prophet model per series, backtested against seasonal-naive.
+    """Fine-grained demand forecasting: per series, the model that wins a rolling-origin backtest.
 
     Generator sizes (n_stores, n_items, n_days) default to a run that takes about a minute or two on a
     2-core laptop; ``n_stores=10 n_items=50`` gives the 500-series set of the original accelerator.
@@ -47,11 +53,23 @@ class ForecastingConfig(JobConfig):
     seasonality_mode: str = param("multiplicative", "Prophet seasonality: additive or multiplicative")
     interval_width: float = param(0.95, "width of the forecast interval (0..1)")
     uncertainty_samples: int = param(200, "Prophet's samples for the interval; 0: no interval, much faster")
-    holidays_country: str = param("US", "country whose public holidays the models know (ISO code; set it to "
-                                  "your market's)")
+    holidays_country: str = param("US", "public holidays the models know: an ISO 3166 code the holidays package "
+                                  "supports (US, GB, DE, PT...), empty for none; set it to your market's")
     season_length: int = param(7, "season length in days of the seasonal-naive baseline")
     backtest_folds: int = param(2, "rolling-origin backtest folds")
     backtest_horizon: int = param(28, "days forecast in each backtest fold")
+    candidate_models: tuple[str, ...] = param(
+        CANDIDATE_MODELS, "models the backtest compares per series on the same folds; the best makes the series' "
+        "forecast; on equal scores the one listed first wins; must include seasonal_naive (the fallback)")
+    selection_metric: str = param("smape", "backtest score the choice minimises over all fold days: smape "
+                                  "(2|y-f|/(|y|+|f|), 0/0 exact), mae or rmse")
+    intermittent_adi: float = param(1.32, "a series with more days per demand day than this (ADI) is intermittent: "
+                                    "only seasonal_naive and intermittent methods compete for it; 0: all compete")
+    ets_model: str = param("ZNZ", "ETS family auto_ets searches (error/trend/season, Z = choose); ZNZ leaves out "
+                           "trend, which daily demand rarely sustains and costs 6x the fit time")
+    tsb_alpha_d: float = param(0.1, "TSB intermittent method: smoothing of the demand size")
+    tsb_alpha_p: float = param(0.1, "TSB intermittent method: smoothing of the demand probability")
+    nonnegative: bool = param(True, "floor forecasts and interval bounds at 0 (units_sold is never negative)")
     partitions: int = param(0, "Spark partitions for the per-series work; 0: twice the cores")
     plot_series: int = param(4, "series drawn in the MLflow forecast plots")
     scratch_dir: str = param("", "folder for cmdstan's temporary files; empty: the system temp folder")
@@ -81,6 +99,18 @@ class ForecastingConfig(JobConfig):
             raise ConfigError(f"logistic_cap_factor must be > 1, got {self.logistic_cap_factor}")
         if not 0.0 < self.interval_width < 1.0:
             raise ConfigError(f"interval_width must be in (0, 1), got {self.interval_width}")
+        if self.intermittent_adi < 0 or 0 < self.intermittent_adi < 1:
+            raise ConfigError(f"intermittent_adi must be 0 (no split) or >= 1 (days per demand day), "
+                              f"got {self.intermittent_adi}")
+        for name in ("tsb_alpha_d", "tsb_alpha_p"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        self._check_candidates()
+        self._choice("selection_metric", SELECTION_METRICS)
+        if not ETS_MODEL.match(self.ets_model):
+            raise ConfigError(f"ets_model must be three letters error/trend/season, e.g. ZNZ, ZZZ, ANA; "
+                              f"got {self.ets_model!r}")
+        self._check_holidays_country()
         self._choice("fill_policy", FILL_POLICIES)
         self._choice("growth", GROWTHS)
         self._choice("seasonality_mode", SEASONALITY_MODES)
@@ -93,6 +123,27 @@ class ForecastingConfig(JobConfig):
                     raise ConfigError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}") from exc
         if self.min_history_days < 2 * self.season_length:
             raise ConfigError("min_history_days must cover at least two seasons (2 x season_length)")
+
+    def _check_candidates(self) -> None:
+        unknown = [m for m in self.candidate_models if m not in CANDIDATE_MODELS]
+        if unknown:
+            raise ConfigError(f"candidate_models has unknown models {unknown}; known: {', '.join(CANDIDATE_MODELS)}")
+        if len(set(self.candidate_models)) != len(self.candidate_models):
+            raise ConfigError(f"candidate_models has duplicates: {self.candidate_models}")
+        if "seasonal_naive" not in self.candidate_models:
+            raise ConfigError("candidate_models must include seasonal_naive (the baseline and the fallback)")
+
+    def _check_holidays_country(self) -> None:
+        """An unknown code would fail every Prophet fit one by one; say so once, up front, with the choices."""
+        if not self.holidays_country:
+            return
+        import holidays
+
+        supported = holidays.list_supported_countries()
+        if self.holidays_country not in supported:
+            raise ConfigError(f"holidays_country {self.holidays_country!r} is not a country the holidays package "
+                              "supports: use an ISO 3166 code such as US, GB, DE, FR, PT or BR "
+                              "(holidays.list_supported_countries() lists them all), or empty for no holidays")
 
     def _choice(self, name: str, allowed: tuple[str, ...]) -> None:
         if getattr(self, name) not in allowed:

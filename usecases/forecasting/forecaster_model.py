@@ -1,11 +1,22 @@
 """The demand_forecaster pyfunc: every series' fitted model in one MLflow model, forecasting any key and horizon.
 
-Logged as "models from code" (this file is the model), so serving needs only prophet, pandas and mlflow,
-not this repository. The job's train task predicts through the same ``forecast_from_state`` function, which
-is why a forecast loaded back from MLflow equals the job's forecast.
+Logged as "models from code" (this file is the model), so serving needs only prophet, statsforecast, pandas
+and mlflow, not this repository. The job's train task predicts through the same ``forecast_from_state``
+function, which is why a forecast loaded back from MLflow equals the job's forecast.
 
-Artifact ``series_models`` is JSON lines, one series per line: ``{"key": [...], "model": "prophet" |
-"seasonal_naive", "state": "<json>"}``; ``meta`` holds the key column names and the random seed.
+Artifact ``series_models`` is JSON lines, one series per line: ``{"key": [...], "model": <kind>, "state":
+"<json>"}`` where kind is the model the backtest chose for that series (see MODEL_KINDS) and state holds
+everything that model needs to forecast, its fitted parameters included:
+
+- ``prophet``: Prophet's own JSON serialisation;
+- ``seasonal_naive``: the last season and the residual sd (``seasonal_naive_state``);
+- ``auto_ets``: statsforecast's fitted ETS model reduced to what forecasting needs (components, parameters,
+  last state vector, sigma2); forecasts and intervals come from ``statsforecast.ets.forecast_ets``;
+- ``croston_optimized``, ``adida``, ``imapa``, ``tsb``: intermittent-demand methods, whose forecast is a flat
+  mean demand per day; intervals are empirical quantiles of the observed daily demand.
+
+``meta`` holds the key column names, the random seed, whether intervals are produced and whether forecasts
+are floored at zero (``nonnegative``).
 """
 
 from __future__ import annotations
@@ -20,7 +31,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-PROPHET, SEASONAL_NAIVE = "prophet", "seasonal_naive"
+PROPHET, SEASONAL_NAIVE, AUTO_ETS = "prophet", "seasonal_naive", "auto_ets"
+CROSTON, ADIDA, IMAPA, TSB = "croston_optimized", "adida", "imapa", "tsb"
+INTERMITTENT = (CROSTON, ADIDA, IMAPA, TSB)
+MODEL_KINDS = (PROPHET, SEASONAL_NAIVE, AUTO_ETS, *INTERMITTENT)
 FORECAST_COLUMNS = ["ds", "yhat", "yhat_lower", "yhat_upper"]
 HORIZON = "horizon"
 
@@ -81,11 +95,65 @@ def prophet_forecast(model: Any, horizon: int, seed: int) -> pd.DataFrame:
     return out
 
 
-def forecast_from_state(model_kind: str, model: Any, horizon: int, seed: int, intervals: bool) -> pd.DataFrame:
-    """One series' forecast from a fitted Prophet object or a seasonal-naive state dict."""
+def flat_forecast(state: dict[str, Any], horizon: int, intervals: bool) -> pd.DataFrame:
+    """An intermittent-demand method's forecast: the same mean demand every day (columns FORECAST_COLUMNS).
+
+    The interval is the observed daily demand's central ``interval_width`` range (recorded at fit time),
+    widened to contain the mean: these methods model demand as a stationary process, so a future day's
+    demand is spread like the past days' demand.
+    """
+    ds = future_days(state["last_date"], horizon)
+    yhat = np.full(horizon, float(state["mean"]))
+    if not intervals or state.get("demand_quantiles") is None:
+        return pd.DataFrame({"ds": ds, "yhat": yhat, "yhat_lower": np.nan, "yhat_upper": np.nan})
+    low, high = (float(q) for q in state["demand_quantiles"])
+    return pd.DataFrame({"ds": ds, "yhat": yhat, "yhat_lower": np.minimum(low, yhat),
+                         "yhat_upper": np.maximum(high, yhat)})
+
+
+def ets_forecast(state: dict[str, Any], horizon: int, intervals: bool) -> pd.DataFrame:
+    """statsforecast's ETS forecast from the reduced fitted model in ``state`` (columns FORECAST_COLUMNS)."""
+    from statsforecast.ets import forecast_ets
+
+    fitted = {"components": state["components"], "par": np.asarray(state["par"], dtype=float),
+              "m": int(state["m"]), "sigma2": float(state["sigma2"]),
+              "states": np.asarray([state["last_state"]], dtype=float),
+              "residuals": np.empty(0), "fitted": np.empty(0)}
+    level = round(100 * float(state["interval_width"]), 6)
+    out = forecast_ets(fitted, horizon, level=[level] if intervals else None)
+    ds = future_days(state["last_date"], horizon)
+    if not intervals:
+        return pd.DataFrame({"ds": ds, "yhat": out["mean"], "yhat_lower": np.nan, "yhat_upper": np.nan})
+    lower, upper = (next(v for k, v in out.items() if k.startswith(side)) for side in ("lo-", "hi-"))  # one level
+    return pd.DataFrame({"ds": ds, "yhat": out["mean"], "yhat_lower": lower, "yhat_upper": upper})
+
+
+def future_days(last_date: str, horizon: int) -> list[dt.date]:
+    start = dt.date.fromisoformat(last_date)
+    return [start + dt.timedelta(days=h) for h in range(1, horizon + 1)]
+
+
+def forecast_from_state(model_kind: str, model: Any, horizon: int, seed: int, intervals: bool,
+                        nonnegative: bool = False) -> pd.DataFrame:
+    """One series' forecast from a fitted Prophet object or another kind's state dict.
+
+    ``nonnegative`` floors forecasts and interval bounds at zero: demand is never negative (the sales contract
+    quarantines negative units), so a negative forecast is only model error.
+    """
     if model_kind == PROPHET:
-        return prophet_forecast(model, horizon, seed)
-    return seasonal_naive_forecast(model, horizon, intervals)
+        out = prophet_forecast(model, horizon, seed)
+    elif model_kind == SEASONAL_NAIVE:
+        out = seasonal_naive_forecast(model, horizon, intervals)
+    elif model_kind == AUTO_ETS:
+        out = ets_forecast(model, horizon, intervals)
+    elif model_kind in INTERMITTENT:
+        out = flat_forecast(model, horizon, intervals)
+    else:
+        raise ValueError(f"unknown model kind {model_kind!r}; known: {', '.join(MODEL_KINDS)}")
+    if nonnegative:
+        for column in ("yhat", "yhat_lower", "yhat_upper"):
+            out[column] = out[column].clip(lower=0.0)
+    return out
 
 
 class DemandForecaster(mlflow.pyfunc.PythonModel):
@@ -97,6 +165,7 @@ class DemandForecaster(mlflow.pyfunc.PythonModel):
         self.key_columns: list[str] = meta["key_columns"]
         self.seed: int = int(meta["seed"])
         self.intervals: bool = bool(meta["intervals"])
+        self.nonnegative: bool = bool(meta.get("nonnegative", False))
         self.states: dict[tuple[str, ...], tuple[str, str]] = {}
         with open(context.artifacts["series_models"], encoding="utf-8") as fh:
             for line in fh:
@@ -126,7 +195,8 @@ class DemandForecaster(mlflow.pyfunc.PythonModel):
             if key not in self.states:
                 raise ValueError(f"unknown series {dict(zip(self.key_columns, key, strict=True))}")
             kind, model = self._model(key)
-            forecast = forecast_from_state(kind, model, int(request[HORIZON]), self.seed, self.intervals)
+            forecast = forecast_from_state(kind, model, int(request[HORIZON]), self.seed, self.intervals,
+                                           self.nonnegative)
             frames.append(forecast.assign(**dict(zip(self.key_columns, key, strict=True)), model=kind))
         columns = [*self.key_columns, *FORECAST_COLUMNS, "model"]
         if not frames:

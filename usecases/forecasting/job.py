@@ -1,4 +1,8 @@
-"""Bundle tasks of the forecasting job: generate, prepare, train_forecast, backtest, publish."""
+"""Bundle tasks of the forecasting job: generate, prepare, backtest, train_forecast, publish.
+
+The backtest runs before train_forecast: it scores every candidate model per series and records the choice in
+``forecast_metrics``; train_forecast then fits each series' chosen model on the full history.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,13 @@ from usecases.forecasting.config import ForecastingConfig
 from usecases.forecasting.contracts import sales_contract
 from usecases.forecasting.generate import generate_sales
 from usecases.forecasting.mlflow_logging import log_and_register_forecaster, log_figures
-from usecases.forecasting.model import ProphetSettings, forecast_one_series, result_schema
+from usecases.forecasting.model import (
+    CHOSEN,
+    NO_CHOICE_ERROR,
+    ForecastSettings,
+    forecast_one_series,
+    result_schema,
+)
 from usecases.forecasting.partitioning import BUCKET, partition_count, with_balanced_buckets
 from usecases.forecasting.prepare import FILLED, prepare_sales, resolve_training_date
 
@@ -80,11 +90,21 @@ def _task_scratch(cfg: ForecastingConfig, task: str) -> Path:
     return Path(cfg.scratch_dir or tempfile.gettempdir()) / f"forecasting-{task}-{uuid.uuid4().hex[:12]}"
 
 
+def _choices(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig, training_date: dt.date) -> DataFrame:
+    """One row per series (keys, chosen_model) from the backtest of ``training_date``."""
+    if not ctx.tables.exists(cfg.metrics_table):
+        raise InputError(f"{cfg.metrics_table} does not exist: run the backtest task before train_forecast")
+    metrics = ctx.tables.read(cfg.metrics_table).filter(F.col("training_date") == F.lit(training_date))
+    return metrics.filter(F.col("model") == F.col(CHOSEN)).select(*cfg.keys, CHOSEN)
+
+
 def run_train_forecast(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
-    """Fit Prophet per series (seasonal-naive fallback), write ``forecast_models`` and ``forecast_errors``."""
+    """Fit each series' chosen model (seasonal-naive fallback), write ``forecast_models`` and ``forecast_errors``."""
     prepared, training_date, n_series = _prepared(ctx, cfg)
     keys, scratch = cfg.keys, _task_scratch(cfg, "train")
-    settings = ProphetSettings.from_config(cfg, str(scratch))
+    settings = ForecastSettings.from_config(cfg, str(scratch))
+    # one row per series: broadcast like the bucket assignment below; a series missing here is reported
+    prepared = prepared.join(F.broadcast(_choices(ctx, cfg, training_date)), on=keys, how="left")
 
     def fit(pdf):  # noqa: ANN001, ANN202 - pandas in, pandas out; captures only keys and settings
         return forecast_one_series(pdf, keys, settings)
@@ -101,19 +121,30 @@ def run_train_forecast(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConf
     written = ctx.tables.read(cfg.models_table).filter(F.col("training_date") == F.lit(training_date))
     ctx.tables.write(pub.errors_from_results(written, keys), cfg.errors_table,
                      replace_where={"training_date": training_date})
+    per_model = [F.sum((F.col("model") == m).cast("int")).alias(m) for m in cfg.candidate_models]
+    no_choice = F.sum((F.col("error_type") == NO_CHOICE_ERROR[0]).cast("int")).alias("no_choice")
     stats = written.agg(F.count("*").alias("series"), F.sum((F.col("error").isNotNull()).cast("int")).alias("failed"),
-                        F.avg("fit_seconds").alias("fit"), F.avg("predict_seconds").alias("predict")).first()
+                        F.avg("fit_seconds").alias("fit"), F.avg("predict_seconds").alias("predict"),
+                        no_choice, *per_model).first()
+    if stats["series"] and stats["no_choice"] == stats["series"]:  # checked in the same pass, no extra action
+        raise InputError(f"{cfg.metrics_table} has no backtest choice for training date {training_date}: run the "
+                         "backtest task before train_forecast (every series fell back to seasonal_naive)")
     metrics = {"series": float(stats["series"]), "fallback_series": float(stats["failed"] or 0),
                "mean_fit_seconds": float(stats["fit"] or 0), "mean_predict_seconds": float(stats["predict"] or 0),
-               "series_per_second": stats["series"] / wall if wall > 0 else 0.0, "partitions": float(n)}
+               "series_per_second": stats["series"] / wall if wall > 0 else 0.0, "partitions": float(n),
+               "missing_choice_series": float(stats["no_choice"] or 0),
+               **{f"model_{m}_series": float(stats[m] or 0) for m in cfg.candidate_models}}
     return TaskReport(n_series, int(stats["series"]), balanced=False, metrics=metrics)
 
 
 def run_backtest(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
-    """Rolling-origin backtest per series and model into ``forecast_metrics`` (idempotent per training date)."""
+    """Rolling-origin backtest of every candidate per series, and the choice, into ``forecast_metrics``.
+
+    Idempotent per training date. Runs before train_forecast, which fits the model chosen here.
+    """
     prepared, training_date, n_series = _prepared(ctx, cfg)
     keys, scratch = cfg.keys, _task_scratch(cfg, "backtest")
-    settings = ProphetSettings.from_config(cfg, str(scratch))
+    settings = ForecastSettings.from_config(cfg, str(scratch))
     folds, fold_horizon, min_train = cfg.backtest_folds, cfg.backtest_horizon, 4 * cfg.season_length
 
     def evaluate(pdf):  # noqa: ANN001, ANN202 - pandas in, pandas out; captures only plain values

@@ -16,12 +16,11 @@ from pyspark.sql import functions as F
 from shared.registry import Registration, model_name, register_model
 from shared.tracking import log_figure, scratch_dir
 from usecases.forecasting import forecaster_model
-from usecases.forecasting.backtest import PROPHET_LABEL
 from usecases.forecasting.config import ForecastingConfig
 from usecases.forecasting.plots import forecast_figure, metric_distribution_figure
 from usecases.forecasting.publish import write_series_models
 
-KEY_METRIC = f"{PROPHET_LABEL}_median_mase"
+KEY_METRIC = "chosen_median_mase"  # backtest MASE of each series' chosen model, median over series
 METRIC_ROWS_MAX = 50_000  # bound on per-series metric rows collected for the distribution plot
 HISTORY_DAYS_PLOTTED = 180
 
@@ -60,7 +59,7 @@ def requirements() -> list[str]:
     """Pinned serving requirements, so MLflow does not have to infer them (slow: it loads the model)."""
     from importlib.metadata import version  # not importing prophet here: its import logs a plotly error
 
-    return [f"{name}=={version(name)}" for name in ("mlflow", "prophet", "pandas", "numpy")]
+    return [f"{name}=={version(name)}" for name in ("mlflow", "prophet", "statsforecast", "pandas", "numpy")]
 
 
 def log_and_register_forecaster(results: DataFrame, cfg: ForecastingConfig,
@@ -70,7 +69,7 @@ def log_and_register_forecaster(results: DataFrame, cfg: ForecastingConfig,
         series_path, meta_path = Path(tmp) / "series_models.jsonl", Path(tmp) / "meta.json"
         count = write_series_models(results, cfg.keys, series_path)
         meta_path.write_text(json.dumps({"key_columns": cfg.keys, "seed": cfg.seed, "intervals": cfg.intervals,
-                                         "series": count}))
+                                         "nonnegative": cfg.nonnegative, "series": count}))
         with warnings.catch_warnings():  # an input example would make MLflow load and run the model at logging
             warnings.filterwarnings("ignore", message=".*An input example was not provided")
             info = mlflow.pyfunc.log_model(

@@ -1,12 +1,20 @@
-"""Per-series Prophet fit and forecast with a seasonal-naive fallback (plain pandas, run by applyInPandas).
+"""Per-series fit and forecast of any candidate model, with a seasonal-naive fallback (plain pandas, applyInPandas).
 
-Speed settings: MAP fit (no MCMC), L-BFGS without the slow Newton fallback, uncertainty sampling only when
-intervals are asked for, future-only prediction (``include_history=False``). cmdstan writes its CSV and
+Candidates (``forecaster_model.MODEL_KINDS``): Prophet, seasonal-naive, and from statsforecast AutoETS and the
+intermittent-demand methods CrostonOptimized, ADIDA, IMAPA and TSB. ``fit_model`` returns what
+``forecast_from_state`` forecasts from (a Prophet object or a state dict), so the backtest, the train task and
+the registered pyfunc all forecast through the same function.
+
+Prophet speed settings: MAP fit (no MCMC), L-BFGS without the slow Newton fallback, uncertainty sampling only
+when intervals are asked for, future-only prediction (``include_history=False``). cmdstan writes its CSV and
 console files into a scratch folder per series, removed after the fit, inside the task's own folder.
+statsforecast models need a gap-free series: with ``fill_policy=missing`` their input has each missing day
+filled from the same day one season earlier (the series mean where there is none).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -21,26 +29,37 @@ import numpy as np
 import pandas as pd
 
 from usecases.forecasting.forecaster_model import (
+    ADIDA,
+    AUTO_ETS,
+    CROSTON,
+    IMAPA,
+    INTERMITTENT,
     PROPHET,
     SEASONAL_NAIVE,
+    TSB,
     forecast_from_state,
     quiet_stan_logging,
     seasonal_naive_state,
 )
 
+CHOSEN = "chosen_model"
 RESULT_TAIL = (
-    "model string, model_state string, error_type string, error string, n_obs int, fit_seconds double, "
-    "predict_seconds double, ds array<date>, yhat array<double>, yhat_lower array<double>, yhat_upper array<double>"
+    "model string, chosen_model string, model_state string, error_type string, error string, n_obs int, "
+    "fit_seconds double, predict_seconds double, ds array<date>, yhat array<double>, yhat_lower array<double>, "
+    "yhat_upper array<double>"
 )
+DEMAND_WINDOW_DAYS = 365  # intermittent methods' intervals: quantiles of the last year's daily demand
+NO_CHOICE_ERROR = ("MissingModelChoice", "no backtest choice for this series and training date: run the backtest "
+                                         "task before train_forecast")
 
 
 class UnmodelableSeries(ValueError):
-    """A series Prophet should not be fitted on (constant values): the fallback is used instead."""
+    """A series a model should not be fitted on (constant values, no demand): the fallback is used instead."""
 
 
 @dataclass(frozen=True)
-class ProphetSettings:
-    """The Prophet and fallback settings a worker needs, picklable and free of Spark objects."""
+class ForecastSettings:
+    """The model settings a worker needs, picklable and free of Spark objects."""
 
     horizon: int
     growth: str
@@ -52,15 +71,24 @@ class ProphetSettings:
     seed: int
     scratch_dir: str
     logistic_cap_factor: float = 1.5
+    candidate_models: tuple[str, ...] = (SEASONAL_NAIVE, CROSTON, ADIDA, IMAPA, TSB, AUTO_ETS, PROPHET)
+    selection_metric: str = "smape"
+    intermittent_adi: float = 1.32
+    ets_model: str = "ZNZ"
+    tsb_alpha_d: float = 0.1
+    tsb_alpha_p: float = 0.1
+    nonnegative: bool = True
 
     @property
     def intervals(self) -> bool:
         return self.uncertainty_samples > 0
 
     @classmethod
-    def from_config(cls, cfg: Any, scratch_dir: str) -> ProphetSettings:
+    def from_config(cls, cfg: Any, scratch_dir: str) -> ForecastSettings:
         return cls(cfg.horizon, cfg.growth, cfg.seasonality_mode, cfg.interval_width, cfg.uncertainty_samples,
-                   cfg.holidays_country, cfg.season_length, cfg.seed, scratch_dir, cfg.logistic_cap_factor)
+                   cfg.holidays_country, cfg.season_length, cfg.seed, scratch_dir, cfg.logistic_cap_factor,
+                   tuple(cfg.candidate_models), cfg.selection_metric, cfg.intermittent_adi, cfg.ets_model,
+                   cfg.tsb_alpha_d, cfg.tsb_alpha_p, cfg.nonnegative)
 
 
 @dataclass(frozen=True)
@@ -93,14 +121,14 @@ def cmdstan_scratch(root: str) -> Iterator[str]:
 
 
 def check_modelable(history: pd.DataFrame) -> None:
-    """Raise UnmodelableSeries when Prophet has nothing to learn (a constant series)."""
+    """Raise UnmodelableSeries when a model has nothing to learn (a constant series)."""
     observed = history["y"].dropna()
     if observed.nunique() <= 1:
         value = observed.iloc[0] if len(observed) else float("nan")
-        raise UnmodelableSeries(f"constant series (every observed value is {value:g}): nothing for Prophet to fit")
+        raise UnmodelableSeries(f"constant series (every observed value is {value:g}): nothing to fit")
 
 
-def fit_prophet(history: pd.DataFrame, settings: ProphetSettings, workdir: str) -> Any:
+def fit_prophet(history: pd.DataFrame, settings: ForecastSettings, workdir: str) -> Any:
     """A Prophet model fitted by MAP on ``history`` (columns ds, y)."""
     quiet_stan_logging()
     from prophet import Prophet
@@ -115,7 +143,7 @@ def fit_prophet(history: pd.DataFrame, settings: ProphetSettings, workdir: str) 
     return model
 
 
-def with_saturation(history: pd.DataFrame, settings: ProphetSettings) -> pd.DataFrame:
+def with_saturation(history: pd.DataFrame, settings: ForecastSettings) -> pd.DataFrame:
     """For logistic growth, the ``cap`` and ``floor`` columns Prophet requires; other growths pass through.
 
     Per series, cap = ``logistic_cap_factor`` x the highest observed value and floor = 0 (demand is never
@@ -130,27 +158,105 @@ def with_saturation(history: pd.DataFrame, settings: ProphetSettings) -> pd.Data
     return history.assign(cap=settings.logistic_cap_factor * peak, floor=0.0)
 
 
-def forecast_with_fallback(history: pd.DataFrame, settings: ProphetSettings, horizon: int) -> SeriesForecast:
-    """Prophet on ``history`` (ds, y), or seasonal-naive with the error recorded when Prophet cannot be used."""
-    started = time.perf_counter()
-    try:
-        check_modelable(history)
+def gap_filled(y: np.ndarray, season: int) -> np.ndarray:
+    """``y`` with each missing day taken from one season earlier (the mean of ``y`` where there is none)."""
+    values = np.asarray(y, dtype=float).copy()
+    missing = np.flatnonzero(np.isnan(values))
+    if missing.size == 0:
+        return values
+    if missing.size == values.size:
+        raise UnmodelableSeries("no observed value")
+    mean = float(np.nanmean(values))
+    for i in missing:  # forward, so a filled day can fill the same day of the next season
+        values[i] = values[i - season] if i >= season else mean
+    return values
+
+
+def ets_state(y: np.ndarray, last_date: str, settings: ForecastSettings) -> dict[str, Any]:
+    """statsforecast AutoETS fitted on ``y``, reduced to what ``forecaster_model.ets_forecast`` needs."""
+    from statsforecast.models import AutoETS
+
+    fitted = AutoETS(season_length=settings.season_length, model=settings.ets_model).fit(y).model_
+    par = [None if np.isnan(v) else float(v) for v in np.asarray(fitted["par"], dtype=float)]
+    return {"last_date": last_date, "components": str(fitted["components"]), "par": par, "m": int(fitted["m"]),
+            "sigma2": float(fitted["sigma2"]), "last_state": np.asarray(fitted["states"])[-1].tolist(),
+            "aicc": float(fitted["aicc"]), "interval_width": settings.interval_width}
+
+
+def intermittent_state(kind: str, y: np.ndarray, last_date: str, settings: ForecastSettings) -> dict[str, Any]:
+    """An intermittent-demand method fitted on ``y``: its flat mean demand per day and the demand quantiles."""
+    from statsforecast.models import ADIDA as ADIDAModel
+    from statsforecast.models import IMAPA as IMAPAModel
+    from statsforecast.models import TSB as TSBModel
+    from statsforecast.models import CrostonOptimized
+
+    if not np.any(y > 0):
+        raise UnmodelableSeries("no demand in the history: intermittent-demand methods need a non-zero day")
+    params: dict[str, float] = {}
+    if kind == TSB:
+        params = {"alpha_d": settings.tsb_alpha_d, "alpha_p": settings.tsb_alpha_p}
+        model = TSBModel(alpha_d=settings.tsb_alpha_d, alpha_p=settings.tsb_alpha_p)
+    else:
+        model = {CROSTON: CrostonOptimized, ADIDA: ADIDAModel, IMAPA: IMAPAModel}[kind]()
+    mean = float(np.asarray(model.fit(y).model_["mean"], dtype=float).ravel()[0])
+    if not np.isfinite(mean):
+        raise UnmodelableSeries(f"{kind} produced no finite mean demand")
+    recent = y[-DEMAND_WINDOW_DAYS:]
+    width = settings.interval_width
+    quantiles = np.quantile(recent, [(1 - width) / 2, (1 + width) / 2]).tolist()
+    return {"last_date": last_date, "mean": mean, "params": params, "nonzero_share": float(np.mean(y > 0)),
+            "demand_quantiles": quantiles, "interval_width": width}
+
+
+def fit_model(kind: str, history: pd.DataFrame, settings: ForecastSettings) -> Any:
+    """``kind`` fitted on ``history`` (ds, y): a Prophet object or a state dict, for ``forecast_from_state``."""
+    last_date = pd.Timestamp(history["ds"].max()).date()
+    y = history["y"].to_numpy(dtype=float)
+    if kind == SEASONAL_NAIVE:
+        return seasonal_naive_state(y, last_date, settings.season_length, settings.interval_width)
+    check_modelable(history)
+    if kind == PROPHET:
         with cmdstan_scratch(settings.scratch_dir) as workdir:
-            model = fit_prophet(history, settings, workdir)
-        fitted = time.perf_counter()
-        forecast = forecast_from_state(PROPHET, model, horizon, settings.seed, settings.intervals)
+            return fit_prophet(history, settings, workdir)
+    filled = gap_filled(y, settings.season_length)
+    if kind == AUTO_ETS:
+        return ets_state(filled, last_date.isoformat(), settings)
+    if kind in INTERMITTENT:
+        return intermittent_state(kind, filled, last_date.isoformat(), settings)
+    raise ValueError(f"unknown model {kind!r}")
+
+
+def serialize(kind: str, model: Any) -> str:
+    """The ``model_state`` text the pyfunc loads: Prophet's JSON, or the state dict as JSON."""
+    if kind == PROPHET:
         from prophet.serialize import model_to_json
 
-        return SeriesForecast(PROPHET, model_to_json(model), forecast, fitted - started,
-                              time.perf_counter() - fitted)
-    except Exception as exc:  # noqa: BLE001 - any failure of one series falls back and is reported, never hidden
+        return model_to_json(model)
+    return json.dumps(model)
+
+
+def point_forecast(kind: str, history: pd.DataFrame, settings: ForecastSettings, horizon: int) -> np.ndarray:
+    """``kind``'s point forecast of ``horizon`` days after ``history``; raises when it cannot be fitted."""
+    model = fit_model(kind, history, settings)
+    forecast = forecast_from_state(kind, model, horizon, settings.seed, False, settings.nonnegative)
+    return forecast["yhat"].to_numpy(dtype=float)
+
+
+def forecast_with_fallback(history: pd.DataFrame, settings: ForecastSettings, horizon: int,
+                           kind: str = PROPHET) -> SeriesForecast:
+    """``kind`` on ``history`` (ds, y), or seasonal-naive with the error recorded when ``kind`` cannot be used."""
+    started = time.perf_counter()
+    try:
+        model = fit_model(kind, history, settings)
         fitted = time.perf_counter()
-        last_date = pd.Timestamp(history["ds"].max()).date()
-        state = seasonal_naive_state(history["y"].to_numpy(), last_date, settings.season_length,
-                                     settings.interval_width)
-        forecast = forecast_from_state(SEASONAL_NAIVE, state, horizon, settings.seed, settings.intervals)
-        return SeriesForecast(SEASONAL_NAIVE, json.dumps(state), forecast, fitted - started,
-                              time.perf_counter() - fitted, type(exc).__name__, str(exc)[:2000])
+        forecast = forecast_from_state(kind, model, horizon, settings.seed, settings.intervals, settings.nonnegative)
+        return SeriesForecast(kind, serialize(kind, model), forecast, fitted - started, time.perf_counter() - fitted)
+    except Exception as exc:  # noqa: BLE001 - any failure of one series falls back and is reported, never hidden
+        if kind == SEASONAL_NAIVE:
+            raise
+        fallback = forecast_with_fallback(history, settings, horizon, SEASONAL_NAIVE)
+        return dataclasses.replace(fallback, fit_seconds=time.perf_counter() - started - fallback.predict_seconds,
+                                   error_type=type(exc).__name__, error=str(exc)[:2000])
 
 
 def to_history(pdf: pd.DataFrame) -> pd.DataFrame:
@@ -159,13 +265,29 @@ def to_history(pdf: pd.DataFrame) -> pd.DataFrame:
     return history.sort_values("ds").reset_index(drop=True)
 
 
-def forecast_one_series(pdf: pd.DataFrame, keys: Sequence[str], settings: ProphetSettings) -> pd.DataFrame:
-    """One series' prepared rows (keys, date, units_sold) -> one row of ``result_schema(keys)``."""
+def chosen_model(pdf: pd.DataFrame) -> str | None:
+    """The model the backtest chose for this series (column CHOSEN, the same on every row), if any."""
+    if CHOSEN not in pdf.columns or pdf[CHOSEN].isna().iloc[0]:
+        return None
+    return str(pdf[CHOSEN].iloc[0])
+
+
+def forecast_one_series(pdf: pd.DataFrame, keys: Sequence[str], settings: ForecastSettings,
+                        model: str | None = None) -> pd.DataFrame:
+    """One series' prepared rows (keys, date, units_sold, chosen_model) -> one row of ``result_schema(keys)``.
+
+    The model is ``model`` when given, else the series' ``chosen_model``; a series without either gets
+    seasonal-naive with a ``MissingModelChoice`` error, so it is listed in ``forecast_errors``.
+    """
     history = to_history(pdf)
-    outcome = forecast_with_fallback(history, settings, settings.horizon)
+    kind = model or chosen_model(pdf)
+    outcome = forecast_with_fallback(history, settings, settings.horizon, kind or SEASONAL_NAIVE)
+    if kind is None:
+        outcome = dataclasses.replace(outcome, error_type=NO_CHOICE_ERROR[0], error=NO_CHOICE_ERROR[1])
     fc = outcome.forecast
     row: dict[str, Any] = {k: str(pdf[k].iloc[0]) for k in keys}
-    row.update(model=outcome.model, model_state=outcome.state, error_type=outcome.error_type, error=outcome.error,
+    row.update(model=outcome.model, chosen_model=kind, model_state=outcome.state, error_type=outcome.error_type,
+               error=outcome.error,
                n_obs=int(history["y"].notna().sum()), fit_seconds=outcome.fit_seconds,
                predict_seconds=outcome.predict_seconds, ds=list(fc["ds"]), yhat=fc["yhat"].tolist(),
                yhat_lower=_nullable(fc["yhat_lower"]), yhat_upper=_nullable(fc["yhat_upper"]))

@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from usecases.forecasting.backtest import PROPHET_LABEL
 from usecases.forecasting.forecaster_model import SEASONAL_NAIVE
 from usecases.forecasting.metrics import METRICS
+from usecases.forecasting.model import CHOSEN
 
 FORECAST_VALUES = ("ds", "yhat", "yhat_lower", "yhat_upper")
 
@@ -31,25 +32,43 @@ def explode_forecasts(models: DataFrame, keys: Sequence[str], run_id: str) -> Da
 
 
 def errors_from_results(models: DataFrame, keys: Sequence[str]) -> DataFrame:
-    """``forecast_errors`` rows: series whose Prophet fit failed (keys, training_date, error_type, error, model)."""
+    """``forecast_errors`` rows: series whose chosen model could not be used (keys, training_date, error_type,
+    error, chosen_model, fallback_model)."""
     return models.filter(F.col("error").isNotNull()).select(
-        *keys, "training_date", "error_type", "error", F.col("model").alias("fallback_model"))
+        *keys, "training_date", "error_type", "error", CHOSEN, F.col("model").alias("fallback_model"))
 
 
 def aggregate_metrics(metrics: DataFrame, keys: Sequence[str]) -> dict[str, float]:
-    """Mean and median of each metric per model, and the share of series where Prophet's MASE beats the baseline."""
+    """Backtest summary in two small actions whatever the number of series.
+
+    Mean and median of each metric per candidate (``<model>_mean_smape``), over each series' chosen model
+    (``chosen_mean_smape``) and over the series that chose a model (``chosen_<model>_mean_smape``); how many
+    series chose each model (``chosen_<model>_series``); the shares of series where Prophet's and the chosen
+    model's backtest MASE beat seasonal-naive's.
+    """
     exprs = [F.avg(m).alias(f"mean_{m}") for m in METRICS] + [
         F.percentile_approx(m, 0.5).alias(f"median_{m}") for m in METRICS]
+    is_chosen = F.col("model") == F.col(CHOSEN)
+    groups = F.array(F.col("model"), F.when(is_chosen, F.lit("chosen")),
+                     F.when(is_chosen, F.concat(F.lit("chosen_"), F.col(CHOSEN))))
     out: dict[str, float] = {}
-    for row in metrics.groupBy("model").agg(*exprs, F.count("*").alias("series")).collect():  # one row per model
-        out.update({f"{row['model']}_{name}": float(v) for name, v in row.asDict().items()
-                    if name != "model" and v is not None})
-    paired = (metrics.groupBy(*keys)
-              .pivot("model", [PROPHET_LABEL, SEASONAL_NAIVE]).agg(F.first("mase"))
-              .filter(F.col(PROPHET_LABEL).isNotNull() & F.col(SEASONAL_NAIVE).isNotNull()))
-    share = paired.agg(F.avg((F.col(PROPHET_LABEL) < F.col(SEASONAL_NAIVE)).cast("double"))).first()[0]
-    if share is not None:
-        out["prophet_beats_naive_share"] = float(share)
+    summary = (metrics.withColumn("_group", F.explode(groups)).filter(F.col("_group").isNotNull())
+               .groupBy("_group").agg(*exprs, F.count("*").alias("series")).collect())  # 2 + 2 x candidates rows
+    for row in summary:
+        out.update({f"{row['_group']}_{name}": float(v) for name, v in row.asDict().items()
+                    if name != "_group" and v is not None})
+
+    def mase_of(condition):  # noqa: ANN001, ANN202 - a Column in, a Column out
+        return F.first(F.when(condition, F.col("mase")), ignorenulls=True)
+
+    paired = metrics.groupBy(*keys).agg(mase_of(F.col("model") == PROPHET_LABEL).alias("p"),
+                                        mase_of(F.col("model") == SEASONAL_NAIVE).alias("n"),
+                                        mase_of(is_chosen).alias("c"))
+    shares = paired.agg(F.avg((F.col("p") < F.col("n")).cast("double")).alias("prophet"),
+                        F.avg((F.col("c") < F.col("n")).cast("double")).alias("chosen")).first()
+    for name in ("prophet", "chosen"):
+        if shares[name] is not None:
+            out[f"{name}_beats_naive_share"] = float(shares[name])
     return out
 
 

@@ -11,6 +11,12 @@ from usecases.forecasting.config import ForecastingConfig
 def test_defaults_parse_and_keys_are_configurable() -> None:
     cfg = parse_config(ForecastingConfig, ["--key_columns=region,sku", "--training_date="])
     assert cfg.keys == ["region", "sku"] and cfg.training_date == "" and cfg.intervals
+    assert cfg.candidate_models[0] == "seasonal_naive" and cfg.nonnegative
+
+
+def test_holidays_country_takes_any_code_the_holidays_package_supports_or_none() -> None:
+    for code in ("US", "GB", "PT", "DE", ""):
+        assert parse_config(ForecastingConfig, [f"--holidays_country={code}"]).holidays_country == code
 
 
 @pytest.mark.parametrize(
@@ -26,6 +32,15 @@ def test_defaults_parse_and_keys_are_configurable() -> None:
         (["--horizon=0"], "horizon must be >= 1"),
         (["--min_history_days=5"], "two seasons"),
         (["--intermittent_share=0.7", "--short_share=0.5"], "<= 1"),
+        (["--holidays_country=XX"], "holidays_country 'XX' is not a country the holidays package supports"),
+        (["--holidays_country=us"], "is not a country"),
+        (["--candidate_models=prophet,arima"], "unknown models \\['arima'\\]"),
+        (["--candidate_models=prophet,auto_ets"], "must include seasonal_naive"),
+        (["--candidate_models=seasonal_naive,tsb,tsb"], "duplicates"),
+        (["--selection_metric=mape"], "selection_metric must be one of"),
+        (["--ets_model=ZZ"], "ets_model must be three letters"),
+        (["--intermittent_adi=0.5"], "intermittent_adi must be 0"),
+        (["--tsb_alpha_p=0"], "tsb_alpha_p must be in"),
     ],
 )
 def test_bad_values_are_rejected_with_a_clear_message(argv: list[str], message: str) -> None:

@@ -38,13 +38,23 @@ def test_generated_run_beats_the_baseline_reruns_cleanly_and_the_model_reproduce
     run_job(bundle, "forecasting", overrides=overrides, warehouse=str(warehouse), echo=quiet)
     store = LocalTableStore(spark, "main", "ml_use_cases", warehouse)
 
-    # Prophet beats seasonal-naive (lower MASE on the same scale) on >= 80% of the regular series
+    # Prophet beats seasonal-naive (lower MASE on the same scale) on >= 80% of the regular series, and so does
+    # each series' chosen model; the choice and every candidate's score are recorded per series
     regular = (store.read("sales_series_truth").filter(F.col("series_kind") == "regular")
                .select(*[F.col(k).cast("string").alias(k) for k in KEYS]))
+    metrics = store.read("forecast_metrics").toPandas()
     paired = (store.read("forecast_metrics").join(regular, KEYS).groupBy(*KEYS)
               .pivot("model", ["prophet", "seasonal_naive"]).agg(F.first("mase")).toPandas())
     assert len(paired) >= 5
     assert (paired["prophet"] < paired["seasonal_naive"]).mean() >= 0.8
+    chosen = metrics[metrics["model"] == metrics["chosen_model"]].merge(regular.toPandas(), on=KEYS)
+    naive = metrics[metrics["model"] == "seasonal_naive"].set_index(KEYS)["mase"]
+    assert (chosen.set_index(KEYS)["mase"] < naive.reindex(chosen.set_index(KEYS).index)).mean() >= 0.8
+    per_series = metrics.groupby(KEYS)
+    assert (per_series["chosen_model"].nunique() == 1).all() and (per_series["selection_reason"].nunique() == 1).all()
+    assert set(chosen["chosen_model"]) <= {"prophet", "auto_ets", "seasonal_naive"}  # regular series are smooth
+    models = store.read("forecast_models").toPandas()
+    assert (models["model"] == models["chosen_model"]).all() and models["error"].isna().all()
 
     first = store.read("forecasts").toPandas()
     series = store.read("sales_prepared").select(*KEYS).distinct().count()
@@ -107,13 +117,16 @@ def test_users_file_with_other_keys_and_broken_series(spark, warehouse: Path, ml
     reasons = {r["sku"]: r["reason"] for r in store.read("sales_quarantine").select("sku", "reason").collect()}
     assert reasons == {"negative": "units_sold must be >= 0", "all-nan": "no observed units_sold values",
                        "two-points": "too short: 2 observed days < min_history_days=60"}
-    errors = store.read("forecast_errors").collect()
-    assert [(e["region"], e["sku"], e["error_type"], e["fallback_model"]) for e in errors] == [
-        ("west", "constant", "UnmodelableSeries", "seasonal_naive")]
+    assert store.read("forecast_errors").count() == 0  # the constant series is chosen seasonal-naive, not failed
+    metrics = store.read("forecast_metrics").toPandas()
+    choice = metrics.groupby(["region", "sku"])[["chosen_model", "selection_reason"]].first()
+    assert choice.loc[("west", "constant"), "chosen_model"] == "seasonal_naive"
+    assert choice.loc[("west", "constant"), "selection_reason"].startswith("constant history")
 
     forecasts = store.read("forecasts").toPandas()
     per_series = forecasts.groupby(["region", "sku"]).size().to_dict()
     assert per_series == {("east", f"sku-{i}"): 14 for i in range(4)} | {("west", "constant"): 14}
     assert set(forecasts.loc[forecasts["sku"] == "constant", "yhat"]) == {5.0}
     assert forecasts["yhat_lower"].isna().all()  # no intervals asked for: none sampled
-    assert (forecasts.loc[forecasts["sku"] != "constant", "model"] == "prophet").all()
+    used = forecasts.groupby(["region", "sku"])["model"].first()
+    assert (used == choice["chosen_model"].reindex(used.index)).all()  # each series forecast by its choice
