@@ -145,8 +145,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def check_warehouse(folder: str | None) -> None:
+    """A local warehouse must be a folder this process can create and write (else: one clear line, no traceback)."""
+    from shared.env import local_warehouse, on_databricks
+
+    if on_databricks():
+        return
+    path = local_warehouse(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-check-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise BundleError(f"cannot use {path} as the local warehouse ({exc.strerror or exc}); pass --warehouse "
+                          "with a writable folder, or set USECASES_WAREHOUSE / USECASES_HOME") from exc
+
+
 def _run(bundle: Bundle, args: argparse.Namespace) -> int:
     check_target(bundle, args.target)
+    check_warehouse(args.warehouse)
     jobs = sorted(bundle.jobs) if args.job == "all" else [args.job]
     if args.job != "all" and args.job not in bundle.jobs:
         raise BundleError(f"no job {args.job!r}; jobs: {', '.join(sorted(bundle.jobs))}")
