@@ -14,6 +14,7 @@ _SESSION_HOME = tempfile.mkdtemp(prefix="usecases-tests-")
 os.environ.setdefault("USECASES_HOME", _SESSION_HOME)
 os.environ.setdefault("USECASES_SPARK_MASTER", "local[2]")
 os.environ.setdefault("USECASES_DRIVER_MEMORY", "2g")
+os.environ.setdefault("USECASES_PROGRESS", "off")  # tests read stderr; progress lines have their own test
 os.environ.pop("DATABRICKS_RUNTIME_VERSION", None)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
