@@ -1,16 +1,21 @@
 """Four out-of-stock signals per store-item-day, each from data up to that day only.
 
-- zero-sales run: probability of the current run of zero-sales days given the demand rate frozen at the
-  run's start (Poisson; negative binomial when the past variance exceeds the mean; never below the past
-  share of zero days, so intermittent slow movers are judged by their own history). Abnormal when below
-  ``zero_run_max_probability`` and at least ``min_zero_run_days`` long.
+Neutral days, a store closure (``store_closed``, closures.py) or a filled-in calendar day, are no evidence:
+they break no run, add nothing to it and carry no alert (an inventory correction excepted).
+
+- zero-sales run: the larger of two probabilities of the current run of zero-sales days: day by day at the
+  demand rate frozen at the run's start (Poisson; negative binomial when the past variance exceeds the
+  mean) and, for intermittent items (mean demand interval >= 1.32 days), of a gap this long given the item's
+  own past gaps (intermittent.py). Abnormal when below ``zero_run_max_probability`` and at least
+  ``min_zero_run_days`` long; needs ``gap_min_intervals`` past gaps.
 - phantom inventory: an abnormal zero run while the system reported stock on every day of it, or a balance
   gap above ``max(balance_gap_factor x rate, balance_gap_min_units)`` (an inventory correction). The estimated
   true on-hand is 0 on phantom days (sales stopped: the shelf is empty), else the reported on-hand.
-- safety stock: safety stock = z(service level) x demand std x sqrt(lead time); reorder point = rate x lead
-  time + safety stock. A violation is an inventory position (on hand + on order + in transit) below the
-  reorder point: an order placed now arrives after the projected stock-out. The reorder point is the
-  recommendation.
+- safety stock: lead-time demand from the item's recent sale frequency and sale sizes (intermittent.py);
+  safety stock = its ``service_level`` quantile - its mean. A violation is a projected breach: position
+  (on hand + on order + in transit) - expected lead-time demand < safety stock, i.e. a stock-out before an
+  order placed today arrives is likelier than 1 - ``service_level``. The quantile is the recommended
+  reorder point.
 - on-shelf availability: over the last ``osa_window_days`` with stock present on every day, actual sales
   below ``(1 - osa_gap_threshold)`` x expected and improbable (Poisson or negative-binomial cdf below
   ``osa_max_probability``), on ``osa_min_days`` consecutive days, and not while sales have stopped outright
