@@ -275,6 +275,10 @@ class TaskEntryPoint(Generic[C]):
         verbose = os.environ.get(VERBOSE_ENV, "") not in ("", "0")
         logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if not verbose:
+            from shared.noise import quiet_third_party
+
+            quiet_third_party()
         args = sys.argv[1:] if argv is None else list(argv)
         if "-h" in args or "--help" in args:
             self.parser().print_help()
