@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 SPLIT_BUCKETS = 10_000
 
 
+def transaction_key(column: str = "transaction_id") -> Column:
+    """The id as text: the split hash and joins then work alike for numeric ids and ids like ``T-0001``, and an
+    id read as a number from one source and as text from another lands on the same side of the split."""
+    return F.col(column).cast("string")
+
+
 def with_test_flag(df: DataFrame, test_fraction: float, seed: int) -> DataFrame:
     """Add ``is_test``: a hash of transaction_id and seed, so a row stays on its side across runs and models."""
-    bucket = F.pmod(F.xxhash64(F.col("transaction_id"), F.lit(seed)), F.lit(SPLIT_BUCKETS))
+    bucket = F.pmod(F.xxhash64(transaction_key(), F.lit(seed)), F.lit(SPLIT_BUCKETS))
     return df.withColumn("is_test", bucket < F.lit(int(round(test_fraction * SPLIT_BUCKETS))))
 
 
