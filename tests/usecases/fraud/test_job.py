@@ -8,6 +8,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from shared.bundle import load_bundle
+from shared.registry import CHAMPION
 from shared.runner import run_job
 from shared.tables import LocalTableStore
 from usecases.fraud.generate import generate_transactions
@@ -26,8 +27,10 @@ def job_run(spark, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Loca
     import mlflow
 
     home = tmp_path_factory.mktemp("fraud-home")
+    cwd = tmp_path_factory.mktemp("fraud-cwd")  # the job must write nothing here (MLflow's ./mlruns default)
     uri = f"sqlite:///{home / 'mlflow.db'}"
     patch = pytest.MonkeyPatch()
+    patch.chdir(cwd)
     patch.setenv("USECASES_HOME", str(home))
     patch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
@@ -37,7 +40,7 @@ def job_run(spark, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Loca
     second = [r for task in ("generate", "compile", "score") for r in run_job(
         load_bundle(REPO_ROOT), "fraud", overrides={**SMALL, "generate_data": "true"}, only_task=task,
         warehouse=str(warehouse))]
-    yield {"first": _reports(first), "second": _reports(second)}, LocalTableStore(
+    yield {"first": _reports(first), "second": _reports(second), "cwd": cwd}, LocalTableStore(
         spark, "main", "ml_use_cases", warehouse)
     patch.undo()
 
@@ -68,18 +71,100 @@ def test_scores_rules_and_review_queue(job_run) -> None:
 
 
 @pytest.mark.slow
-def test_registry_champion_only_moves_on_improvement(job_run) -> None:
+def test_registry_champion_only_moves_on_improvement_on_the_same_data(job_run) -> None:
+    """The second compile registers the same tree again: scored on the challenger's held-out split, the champion
+    gets exactly the challenger's PR-AUC, so it stays; both figures are logged to the compile run."""
     import mlflow
 
     reports = job_run[0]
-    assert reports["first"]["compile"].metrics["promoted"] == 1.0
-    assert reports["second"]["compile"].metrics["promoted"] == 0.0  # same data and seed: not better
+    first, second = reports["first"]["compile"].metrics, reports["second"]["compile"].metrics
+    assert first["promoted"] == 1.0 and "champion_pr_auc_same_data" not in first
+    assert second["promoted"] == 0.0  # same data and seed: not better
+    assert second["champion_pr_auc_same_data"] == second["challenger_pr_auc"] == first["challenger_pr_auc"]
+    # The pyfunc scored on the held-out split gives the PR-AUC sklearn gave on it at training (same predictions).
+    assert first["challenger_pr_auc"] == reports["first"]["train"].metrics["balanced_pr_auc"]
     client = mlflow.MlflowClient()
-    version = client.get_model_version_by_alias("main.ml_use_cases.fraud_tree", "champion")
+    version = client.get_model_version_by_alias("main.ml_use_cases.fraud_tree", CHAMPION)
     assert str(version.version) == "1"
-    model = mlflow.pyfunc.load_model("models:/main.ml_use_cases.fraud_tree@champion")
-    assert model.metadata.signature is not None
+    runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.task = 'compile'",
+                              order_by=["attributes.start_time ASC"])
+    assert runs["metrics.champion_pr_auc_same_data"].iloc[-1] == runs["metrics.challenger_pr_auc"].iloc[-1]
+    assert "does not beat" in runs["tags.promotion_reason"].iloc[-1]
     assert reports["second"]["generate"].metrics["generated"] == 0  # never overwrites
+
+
+@pytest.mark.slow
+def test_every_model_version_carries_its_lineage(job_run) -> None:
+    import json
+
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    name = "main.ml_use_cases.fraud_tree"
+    for version in client.search_model_versions(f"name = '{name}'"):
+        tags = version.tags
+        assert tags["input.transactions"].startswith("main.ml_use_cases.transactions@v")
+        assert tags["input.features"].startswith("main.ml_use_cases.fraud_features@v")
+        assert tags["input.features_at_training"].startswith("v")
+        assert tags["input.training_runs"].startswith("main.ml_use_cases.fraud_training_runs@v")
+        assert json.loads(tags["config"])["depth_grid"] == "4,6"
+        assert tags["git_commit"] and tags["label_rules"] == "sme_rules_v1.sql"
+        assert len(tags["label_rules_sha256"]) == 16
+        training = client.get_run(tags["training_run_id"])
+        assert training.data.tags["variant"] == "balanced"
+        assert json.loads(tags["feature_spec"])["categorical"] == "type"
+
+
+@pytest.mark.slow
+def test_every_run_sits_in_the_jobs_experiment_and_nothing_lands_in_mlruns(job_run) -> None:
+    """Nested training runs included: no run in experiment 0 "Default", no ./mlruns folder anywhere."""
+    import mlflow
+
+    from shared.bundle import load_bundle as load
+
+    bundle = load(REPO_ROOT)
+    experiment_name = bundle.resolve("${resources.experiments.fraud.name}", "local")
+    experiment = mlflow.get_experiment_by_name(experiment_name)
+    runs = mlflow.search_runs(search_all_experiments=True)
+    assert set(runs["experiment_id"]) == {experiment.experiment_id}
+    nested = runs[runs["tags.mlflow.parentRunId"].notna()]
+    assert set(nested["tags.mlflow.runName"]) == {"fraud.train.balanced", "fraud.train.unbalanced"}
+    assert not mlflow.search_runs(experiment_ids=["0"]).shape[0]
+    assert not experiment.artifact_location.startswith("mlruns") and "mlruns" not in experiment.artifact_location
+    assert not (job_run[0]["cwd"] / "mlruns").exists() and not (REPO_ROOT / "mlruns").exists()
+
+
+@pytest.mark.slow
+def test_registered_model_takes_a_serving_payload(job_run) -> None:
+    """What a Model Serving endpoint receives (dataframe_split / dataframe_records JSON with named, typed columns)
+    validates against the champion's signature and scores like the batch job did."""
+    import json
+
+    import mlflow
+    from mlflow.models import convert_input_example_to_serving_input, validate_serving_input
+
+    _, tables = job_run
+    uri = f"models:/main.ml_use_cases.fraud_tree@{CHAMPION}"
+    model = mlflow.pyfunc.load_model(uri)
+    schema = model.metadata.get_input_schema()
+    assert [(c.name, str(c.type)) for c in schema.inputs] == [
+        ("amount", "double"), ("old_balance_orig", "double"), ("new_balance_orig", "double"),
+        ("old_balance_dest", "double"), ("new_balance_dest", "double"), ("step", "long"), ("type", "string")]
+    assert model.input_example is not None and list(model.input_example.columns) == schema.input_names()
+    batch = tables.read("fraud_scores").orderBy("transaction_id").limit(20).toPandas()
+    rows = (tables.read("transactions").join(tables.read("fraud_scores").select("transaction_id"), "transaction_id")
+            .orderBy("transaction_id").limit(20).toPandas())
+    split = json.dumps({"dataframe_split": {"columns": schema.input_names(),
+                                            "data": json.loads(rows[schema.input_names()].to_json(orient="values"))}})
+    served = validate_serving_input(uri, split)
+    assert served["probability"].tolist() == batch["probability"].tolist()
+    assert served["rule_id"].tolist() == batch["rule_id"].tolist()
+    first_rows = rows[schema.input_names()].head(3)
+    records = json.dumps({"dataframe_records": json.loads(first_rows.to_json(orient="records"))})
+    assert len(validate_serving_input(uri, records)) == 3
+    assert json.loads(convert_input_example_to_serving_input(model.input_example))["dataframe_split"]["columns"]
+    requirements = Path(mlflow.pyfunc.get_model_dependencies(uri)).read_text().split()
+    assert sorted(r.split("==")[0] for r in requirements) == ["mlflow", "numpy", "pandas"]
 
 
 @pytest.mark.slow
