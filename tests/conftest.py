@@ -74,6 +74,11 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     monkeypatch.setenv("USECASES_HOME", str(home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
+    # Runs started without an experiment go to one whose artifacts live in the temporary home: a fresh store's
+    # "Default" experiment keeps artifacts in ./mlruns, which would land in the checkout.
+    from shared.tracking import ensure_experiment
+
+    mlflow.set_experiment(experiment_id=ensure_experiment("/tests"))
     yield uri
     while mlflow.active_run() is not None:
         mlflow.end_run()

@@ -15,7 +15,7 @@ from shared.tables import TableNotFoundError
 from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport
 from usecases.fraud import contracts, labels, model, sampling, serving
 from usecases.fraud.config import FraudConfig
-from usecases.fraud.features import NUMERIC_FEATURES, FeatureSpec, add_features, default_spec
+from usecases.fraud.features import CATEGORICAL_FEATURE, NUMERIC_FEATURES, FeatureSpec, add_features, default_spec
 from usecases.fraud.generate import generate_transactions
 from usecases.fraud.scoring import jit_friendly_codegen, review_queue, score_with_sql
 from usecases.fraud.tree_to_sql import rules_to_sql_file, tree_to_rules, tree_to_sql
@@ -95,6 +95,11 @@ def require_both_classes(y, what: str) -> None:  # noqa: ANN001 - labels as a nu
                          "needs at least 2 of each (check the input's label column and label_rules_file)")
 
 
+def model_input_columns(extra_features: tuple[str, ...]) -> list[str]:
+    """The feature-table columns the tree is trained and evaluated on (any category set)."""
+    return [*NUMERIC_FEATURES, *extra_features, CATEGORICAL_FEATURE]
+
+
 def _split_class_counts(data) -> dict[tuple[bool, int], int]:  # noqa: ANN001 - a DataFrame with is_test, label
     """Rows per (is_test, label): one small aggregation, so one-class or empty inputs fail before any collect."""
     return {(bool(r["is_test"]), int(r["label"])): int(r["count"])
@@ -122,15 +127,20 @@ def run_train(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
         raise InputError(f"{cfg.features_table} lacks extra feature column(s) {', '.join(absent)}; run the features "
                          "task with the same extra_features")
     data = sampling.with_test_flag(features, cfg.test_fraction, cfg.seed)
-    _require_trainable(_split_class_counts(data), cfg)
+    counts = _split_class_counts(data)  # one pass gives every count the split and the samples need
+    _require_trainable(counts, cfg)
+    model_columns = [*model_input_columns(cfg.extra_features), "label"]  # only what the tree reads reaches pandas
     train, test = data.filter(~F.col("is_test")), data.filter(F.col("is_test"))
-    test_pdf = sampling.bounded(test, cfg.max_eval_rows, cfg.seed).toPandas()
+    test_rows = counts.get((True, 0), 0) + counts.get((True, 1), 0)
+    test_pdf = sampling.bounded(test, cfg.max_eval_rows, cfg.seed, rows=test_rows).select(*model_columns).toPandas()
     require_both_classes(test_pdf["label"].to_numpy(dtype="int64"), "the held-out sample")
+    positives, negatives = counts.get((False, 1), 0), counts.get((False, 0), 0)
     samples = {
-        "balanced": sampling.balanced_sample(train, cfg.negatives_per_positive, cfg.max_train_rows, cfg.seed),
-        "unbalanced": sampling.uniform_sample(train, cfg.max_train_rows, cfg.seed),
+        "balanced": sampling.balanced_sample(train, cfg.negatives_per_positive, cfg.max_train_rows, cfg.seed,
+                                             positives, negatives),
+        "unbalanced": sampling.uniform_sample(train, cfg.max_train_rows, cfg.seed, rows=positives + negatives),
     }
-    pdfs = {variant: sample.toPandas() for variant, sample in samples.items()}
+    pdfs = {variant: sample.select(*model_columns).toPandas() for variant, sample in samples.items()}
     observed = sorted(set(pdfs["balanced"]["type"].dropna()) | set(pdfs["unbalanced"]["type"].dropna()))
     spec = default_spec(observed, cfg.extra_features)
     features_version = ctx.tables.current_version(cfg.features_table)
@@ -160,6 +170,7 @@ def _held_out(ctx: TaskContext[FraudConfig], cfg: FraudConfig, spec: FeatureSpec
                          "run the features and train tasks again")
     test = sampling.with_test_flag(features, cfg.test_fraction, cfg.seed).filter(F.col("is_test"))
     held_out = sampling.bounded(test, cfg.max_eval_rows, cfg.seed).select(*spec.input_columns, "label").toPandas()
+    # (the same rows the train task evaluated on: same split, same count, same seeded sample)
     require_both_classes(held_out["label"].to_numpy(dtype="int64"), "the held-out sample")
     return held_out
 

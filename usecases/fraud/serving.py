@@ -30,8 +30,9 @@ from usecases.fraud.features import FeatureSpec
 INTEGER_INPUTS = ("step",)
 # Spark types a raw input column may have for each signature type: the contract casts strings (CSV input).
 _INTEGRAL = {"tinyint", "smallint", "int", "bigint"}
-_NUMERIC = _INTEGRAL | {"float", "double"}
-ACCEPTED_SPARK_TYPES = {"long": _INTEGRAL | {"string"}, "double": _NUMERIC | {"string"}, "string": {"string"}}
+_NUMERIC = _INTEGRAL | {"float", "double", "decimal"}
+ACCEPTED_SPARK_TYPES = {"long": _INTEGRAL | {"decimal", "string"}, "double": _NUMERIC | {"string"},
+                        "string": {"string"}}
 
 
 def export_tree(model: DecisionTreeClassifier) -> dict[str, Any]:
@@ -98,7 +99,7 @@ def spark_input_problems(spec: FeatureSpec, model_signature: ModelSignature | No
     if model_signature is None:
         problems.append("the registered version has no input signature")
     else:
-        signed = {c.name: str(c.type) for c in model_signature.inputs.inputs}
+        signed = model_signature.inputs.input_names()
         if set(signed) != set(needed):
             problems.append(f"its signature ({', '.join(signed)}) and compiled feature spec ({', '.join(needed)}) "
                             "name different columns")
@@ -109,7 +110,7 @@ def spark_input_problems(spec: FeatureSpec, model_signature: ModelSignature | No
         if column not in columns:
             continue
         wanted = input_type(column, spec)
-        if columns[column] not in ACCEPTED_SPARK_TYPES[wanted]:
+        if columns[column].split("(")[0] not in ACCEPTED_SPARK_TYPES[wanted]:  # decimal(10,2) -> decimal
             problems.append(f"column {column} is {columns[column]}, not usable as {wanted}")
     return problems
 

@@ -147,6 +147,7 @@ def test_logged_pyfunc_equals_sql_and_sklearn_from_raw_columns(spark, mlflow_sto
     evaluated by Spark on features computed by Spark, and like sklearn on the training matrix."""
     import mlflow
 
+    from shared.tracking import ensure_experiment
     from usecases.fraud import serving
 
     rng = np.random.default_rng(21)
@@ -159,7 +160,7 @@ def test_logged_pyfunc_equals_sql_and_sklearn_from_raw_columns(spark, mlflow_sto
     df = spark.createDataFrame(scored.replace({np.nan: None}))
     sql = (add_features(df).select("transaction_id", F.expr(tree_to_sql(model, spec)).alias("t"))
            .select("transaction_id", "t.*").toPandas().sort_values("transaction_id").reset_index(drop=True))
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=ensure_experiment("/tests/fraud-pyfunc")):  # artifacts in the temp home
         info = serving.log_model(model, spec, scored.head(5), tree_to_sql(model, spec))
     loaded = mlflow.pyfunc.load_model(info.model_uri)
     served = loaded.predict(scored[spec.input_columns])
