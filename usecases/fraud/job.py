@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import mlflow
 import numpy as np
@@ -18,11 +19,11 @@ from usecases.fraud.config import FraudConfig
 from usecases.fraud.features import CATEGORICAL_FEATURE, NUMERIC_FEATURES, FeatureSpec, add_features, default_spec
 from usecases.fraud.generate import generate_transactions
 from usecases.fraud.scoring import jit_friendly_codegen, review_queue, score_with_sql
-from usecases.fraud.tree_to_sql import rules_to_sql_file, tree_to_rules, tree_to_sql
+from usecases.fraud.tree_model import TreeArrays
+from usecases.fraud.tree_to_sql import export_tree, rules_to_sql_file, tree_to_rules, tree_to_sql
 
 KEY_METRIC = "pr_auc"
-SKOPS = "skops"  # mlflow.sklearn's default is skops locally but cloudpickle on Databricks: say it, so both agree
-TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]  # our own tree, written by the train task a moment earlier
+TREE_ARTIFACT_DIR = "tree"  # a training run's tree.json and feature_spec.json
 EXAMPLE_ROWS = 5
 
 
@@ -53,8 +54,8 @@ def run_features(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
 def _train_variant(cfg: FraudConfig, variant: str, train_pdf, test_pdf, spec: FeatureSpec) -> dict[str, object]:  # noqa: ANN001
     """Fit, evaluate on the common test split, log one nested MLflow run; return a fraud_training_runs row.
 
-    The nested run keeps the scikit-learn tree for inspection, serialized with skops (no pickle; loading needs
-    scikit-learn and skops only), beside ``tree.json``, the same arrays the registered model is built from.
+    The nested run keeps the tree as ``tree/tree.json`` (plain arrays: the export the registered model and the
+    compiled SQL are built from; no pickle, readable anywhere) beside its feature spec, figures and metrics.
     """
     x, y = spec.to_matrix(train_pdf), train_pdf["label"].to_numpy(dtype="int64")
     require_both_classes(y, f"the {variant} training sample")
@@ -70,21 +71,13 @@ def _train_variant(cfg: FraudConfig, variant: str, train_pdf, test_pdf, spec: Fe
         tracking.log_figure(model.importance_figure(tree, spec.feature_names), "feature_importances.png")
         tracking.log_dict(dict(zip(spec.feature_names, map(float, tree.feature_importances_), strict=True)),
                           "feature_importances.json")
-        tracking.log_dict(serving.export_tree(tree), "tree.json")
-        info = mlflow.sklearn.log_model(tree, name="model", serialization_format=SKOPS,
-                                        skops_trusted_types=TRUSTED_TYPES, pip_requirements=sklearn_requirements())
-    return {"run_id": run.info.run_id, "variant": variant, "model_uri": info.model_uri,
+        tracking.log_dict(json.loads(spec.to_json()), f"{TREE_ARTIFACT_DIR}/feature_spec.json")
+        tracking.log_dict(export_tree(tree), f"{TREE_ARTIFACT_DIR}/tree.json")
+    return {"run_id": run.info.run_id, "variant": variant,
+            "model_uri": f"runs:/{run.info.run_id}/{TREE_ARTIFACT_DIR}/tree.json",
             "max_depth": int(tree.max_depth), "feature_spec": spec.to_json(),
             **{k: float(metrics[k]) for k in ("pr_auc", "roc_auc", "precision", "recall", "f1")},
             "false_negatives": int(metrics["false_negatives"]), "train_rows": len(y)}
-
-
-def sklearn_requirements() -> list[str]:
-    """What loading the nested runs' scikit-learn tree needs (all on PyPI)."""
-    import sklearn
-    import skops
-
-    return [f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}", f"mlflow=={mlflow.__version__}"]
 
 
 def require_both_classes(y, what: str) -> None:  # noqa: ANN001 - labels as a numpy array
@@ -183,7 +176,7 @@ def run_compile(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
     if best is None:
         raise InputError(f"{cfg.training_runs_table} has no balanced training run; run the train task first")
     tracking.configure_tracking()
-    tree = mlflow.sklearn.load_model(best["model_uri"])
+    tree = TreeArrays(mlflow.artifacts.load_dict(best["model_uri"]))
     spec = FeatureSpec.from_json(best["feature_spec"])
     scoring_sql, rules = tree_to_sql(tree, spec), tree_to_rules(tree, spec)
     name = model_name(cfg.catalog, cfg.schema, cfg.registered_model)

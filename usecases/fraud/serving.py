@@ -1,8 +1,8 @@
-"""The registered fraud model: exported as plain data, logged from code, checked against inputs, scored fairly.
+"""The registered fraud model: logged from code, checked against inputs, scored fairly.
 
-``tree_model.py`` is the model (models from code); this module is the job's side of it: export the fitted tree to
-JSON, log it with a serving-ready signature and input example and PyPI-only requirements, tell whether a model
-version accepts some input, and score any registered version on one held-out frame for the champion gate.
+``tree_model.py`` is the model (models from code); this module is the job's side of it: log the exported tree
+with a serving-ready signature, an input example and PyPI-only requirements, tell whether a model version
+accepts some input, and score any registered version on one held-out frame for the champion gate.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import mlflow
 import numpy as np
@@ -20,12 +19,12 @@ from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
 from mlflow.types import ColSpec, Schema
 from sklearn.metrics import average_precision_score
-from sklearn.tree import DecisionTreeClassifier
 
 from shared.registry import IncompatibleModelError
 from shared.tracking import scratch_dir
 from usecases.fraud import tree_model
 from usecases.fraud.features import FeatureSpec
+from usecases.fraud.tree_model import TreeArrays
 
 INTEGER_INPUTS = ("step",)
 # Spark types a raw input column may have for each signature type: the contract casts strings (CSV input).
@@ -33,24 +32,6 @@ _INTEGRAL = {"tinyint", "smallint", "int", "bigint"}
 _NUMERIC = _INTEGRAL | {"float", "double", "decimal"}
 ACCEPTED_SPARK_TYPES = {"long": _INTEGRAL | {"decimal", "string"}, "double": _NUMERIC | {"string"},
                         "string": {"string"}}
-
-
-def export_tree(model: DecisionTreeClassifier) -> dict[str, Any]:
-    """The fitted tree as JSON-ready arrays (what ``tree_model.TreeArrays`` reads); floats survive JSON exactly."""
-    tree = model.tree_
-    flags = getattr(tree, "missing_go_to_left", None)
-    missing_left = np.zeros(tree.node_count, dtype=bool) if flags is None else np.asarray(flags, dtype=bool)
-    return {
-        "children_left": tree.children_left.tolist(),
-        "children_right": tree.children_right.tolist(),
-        "feature": tree.feature.tolist(),
-        "threshold": [float(t) for t in tree.threshold],
-        "missing_go_to_left": [bool(f) for f in missing_left],
-        "value": tree.value[:, 0, :].astype("float64").tolist(),
-        "n_node_samples": tree.n_node_samples.tolist(),
-        "classes": [int(c) for c in model.classes_],
-        "n_features": int(tree.n_features),
-    }
 
 
 def input_type(column: str, spec: FeatureSpec) -> str:
@@ -72,12 +53,12 @@ def requirements() -> list[str]:
     return [f"mlflow=={mlflow.__version__}", f"numpy=={np.__version__}", f"pandas=={pd.__version__}"]
 
 
-def log_model(tree: DecisionTreeClassifier, spec: FeatureSpec, example: pd.DataFrame, scoring_sql: str) -> ModelInfo:
+def log_model(tree: TreeArrays, spec: FeatureSpec, example: pd.DataFrame, scoring_sql: str) -> ModelInfo:
     """Log the tree as the ``tree_model.py`` pyfunc (models from code) with its JSON artifacts and compiled SQL."""
     with scratch_dir("fraud-model-") as tmp:
         paths = {tree_model.TREE_ARTIFACT: Path(tmp) / "tree.json", tree_model.SPEC_ARTIFACT: Path(tmp) / "spec.json",
                  "scoring_sql": Path(tmp) / "scoring.sql"}
-        paths[tree_model.TREE_ARTIFACT].write_text(json.dumps(export_tree(tree)))
+        paths[tree_model.TREE_ARTIFACT].write_text(json.dumps(tree.data))
         paths[tree_model.SPEC_ARTIFACT].write_text(spec.to_json())
         paths["scoring_sql"].write_text(scoring_sql)
         return mlflow.pyfunc.log_model(

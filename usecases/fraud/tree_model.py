@@ -87,6 +87,7 @@ class TreeArrays:
     """A fitted binary-split classification tree as plain arrays, evaluated with numpy like scikit-learn does."""
 
     def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = dict(data)
         self.children_left = np.asarray(data["children_left"], dtype=np.int64)
         self.children_right = np.asarray(data["children_right"], dtype=np.int64)
         self.feature = np.asarray(data["feature"], dtype=np.int64)

@@ -237,3 +237,24 @@ def test_human_review_labels_override_the_rules_in_the_next_training_run(spark, 
     # Scored against the analysts' labels, the held-out reviewed frauds (which the rules' pattern cannot explain)
     # now count as missed: the evaluation uses the human labels, not the rules'.
     assert train.metrics["balanced_false_negatives"] > before.metrics["balanced_false_negatives"]
+
+
+@pytest.mark.slow
+def test_training_runs_keep_the_tree_the_champion_was_compiled_from(job_run) -> None:
+    """Each nested training run keeps its tree as plain JSON arrays (no pickle); the champion's SQL is exactly the
+    SQL compiled from its training run's tree.json."""
+    import mlflow
+
+    from usecases.fraud.features import FeatureSpec
+    from usecases.fraud.tree_model import TreeArrays
+    from usecases.fraud.tree_to_sql import tree_to_sql
+
+    _, tables = job_run
+    runs = tables.read("fraud_training_runs").toPandas().set_index("variant")
+    assert set(runs.index) == {"balanced", "unbalanced"}
+    trees = {v: TreeArrays(mlflow.artifacts.load_dict(r["model_uri"])) for v, r in runs.iterrows()}
+    compiled = tables.read("fraud_compiled_models").filter("model_version = '1'").first()
+    assert compiled["run_id"] == runs.loc["balanced", "run_id"]
+    assert tree_to_sql(trees["balanced"], FeatureSpec.from_json(compiled["feature_spec"])) == compiled["scoring_sql"]
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs.loc["unbalanced", "run_id"], "tree")}
+    assert artifacts == {"tree/tree.json", "tree/feature_spec.json"}

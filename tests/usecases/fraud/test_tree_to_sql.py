@@ -14,9 +14,8 @@ from pyspark.sql import functions as F
 from sklearn.tree import DecisionTreeClassifier
 
 from usecases.fraud.features import FeatureSpec, add_features, default_spec
-from usecases.fraud.serving import export_tree
 from usecases.fraud.tree_model import TreeArrays
-from usecases.fraud.tree_to_sql import tree_to_rules, tree_to_sql
+from usecases.fraud.tree_to_sql import as_tree, export_tree, tree_to_rules, tree_to_sql
 
 CATEGORIES = ("CASH_IN", "CASH_OUT", "PAYMENT", "TRANSFER")
 
@@ -161,7 +160,7 @@ def test_logged_pyfunc_equals_sql_and_sklearn_from_raw_columns(spark, mlflow_sto
     sql = (add_features(df).select("transaction_id", F.expr(tree_to_sql(model, spec)).alias("t"))
            .select("transaction_id", "t.*").toPandas().sort_values("transaction_id").reset_index(drop=True))
     with mlflow.start_run(experiment_id=ensure_experiment("/tests/fraud-pyfunc")):  # artifacts in the temp home
-        info = serving.log_model(model, spec, scored.head(5), tree_to_sql(model, spec))
+        info = serving.log_model(as_tree(model), spec, scored.head(5), tree_to_sql(model, spec))
     loaded = mlflow.pyfunc.load_model(info.model_uri)
     served = loaded.predict(scored[spec.input_columns])
     spark_features = add_features(df).toPandas().sort_values("transaction_id").reset_index(drop=True)
