@@ -252,9 +252,13 @@ def test_training_runs_keep_the_tree_the_champion_was_compiled_from(job_run) -> 
     _, tables = job_run
     runs = tables.read("fraud_training_runs").toPandas().set_index("variant")
     assert set(runs.index) == {"balanced", "unbalanced"}
-    trees = {v: TreeArrays(mlflow.artifacts.load_dict(r["model_uri"])) for v, r in runs.iterrows()}
+    for _, run in runs.iterrows():
+        n_features = len(FeatureSpec.from_json(run["feature_spec"]).feature_names)
+        assert TreeArrays(mlflow.artifacts.load_dict(run["model_uri"])).n_features == n_features
+        artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"], "tree")}
+        assert artifacts == {"tree/tree.json", "tree/feature_spec.json"}
+    training_run = mlflow.MlflowClient().get_model_version("main.ml_use_cases.fraud_tree", "1").tags["training_run_id"]
     compiled = tables.read("fraud_compiled_models").filter("model_version = '1'").first()
-    assert compiled["run_id"] == runs.loc["balanced", "run_id"]
-    assert tree_to_sql(trees["balanced"], FeatureSpec.from_json(compiled["feature_spec"])) == compiled["scoring_sql"]
-    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs.loc["unbalanced", "run_id"], "tree")}
-    assert artifacts == {"tree/tree.json", "tree/feature_spec.json"}
+    assert compiled["run_id"] == training_run
+    tree = TreeArrays(mlflow.artifacts.load_dict(f"runs:/{training_run}/tree/tree.json"))
+    assert tree_to_sql(tree, FeatureSpec.from_json(compiled["feature_spec"])) == compiled["scoring_sql"]
