@@ -45,6 +45,7 @@ class TrainSpec:
     use_gpu: bool = False
     tracking_uri: str = ""
     run_id: str = ""
+    augment: str = "none"
 
 
 class EpochMetricsLogger(Callback):
@@ -138,7 +139,7 @@ def fit_on_rank(spec: TrainSpec) -> None:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))  # ranks must not oversubscribe cores
     L.seed_everything(spec.seed, workers=True, verbose=False)
     net = build_backbone(spec.backbone, spec.channels, spec.num_classes, spec.width, spec.backbone_weights)
-    module = DefectClassifier(net, spec.learning_rate, spec.max_epochs)
+    module = DefectClassifier(net, spec.learning_rate, spec.max_epochs, spec.augment)
     data = ShardedImageDataModule(spec.train_dir, spec.val_dir, rank, world, spec.batch_size, spec.image_size,
                                   spec.channels, spec.seed)
     metrics, best = EpochMetricsLogger(spec.tracking_uri, spec.run_id), BestWeights()
