@@ -77,10 +77,13 @@ def log_classifier(net: torch.nn.Module, cfg: VisionConfig, example: bytes, scra
 
     ``example`` is one encoded image (a test image), kept as the input example a serving request can copy.
     """
+    spec = model_spec(cfg)
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    # The weights must fit the network the spec describes, or the logged model would fail only when loaded.
+    portable.build_network(cfg.backbone, cfg.channels, len(cfg.classes), cfg.width).load_state_dict(state)
     scratch.mkdir(parents=True, exist_ok=True)
     weights = scratch / "weights.pt"
-    torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, weights)
-    spec = model_spec(cfg)
+    torch.save(state, weights)
     return mlflow.pyfunc.log_model(
         name="model", python_model=str(Path(portable.__file__)), artifacts={"weights": str(weights)},
         model_config=spec, metadata=spec, signature=SIGNATURE,

@@ -71,7 +71,7 @@ def test_score_counts_every_file_and_refuses_the_same_files_for_the_same_reasons
         spark, tmp_path: Path, warehouse: Path, mlflow_store: str) -> None:
     root = tmp_path / "new images"
     expected = write_catalogue(root)
-    cfg = VisionConfig(classes=CLASSES, max_image_pixels=TEST_MAX_PIXELS, image_size=16)
+    cfg = VisionConfig(classes=CLASSES, max_image_pixels=TEST_MAX_PIXELS, image_size=16, width=8)
     mlflow.set_experiment("/Shared/ml-use-cases")
     with mlflow.start_run():  # an untrained network is enough: this is about which files get a label
         info = log_classifier(build_network("compact_cnn", 1, len(CLASSES), 8), cfg, encoded("L"), tmp_path / "m")
