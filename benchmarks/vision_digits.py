@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -58,12 +59,19 @@ def run(argv: list[str]) -> dict:
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="another job parameter for both runs (e.g. backbone=tiny_resnet)")
     args = parser.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="vision-digits-"))
+    try:
+        return _run(args, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
+
+def _run(args: argparse.Namespace, root: Path) -> dict:
+    """Both runs in one store under ``root``."""
     from shared.bundle import load_bundle
     from shared.runner import parse_overrides, run_job
     from shared.spark import get_spark
 
-    root = Path(tempfile.mkdtemp(prefix="vision-digits-"))
     os.environ.setdefault("USECASES_HOME", str(root / "home"))
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'home' / 'mlflow.db'}")
     (root / "home").mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,8 @@ TINY_ARGS = {
     "out_of_stock": ["--stores", "1", "--items", "3", "--days", "150"],
     "forecasting": ["--series", "2", "--days", "400"],
     "vision": ["--images", "64", "--size", "16", "--epochs", "1", "--repeats", "2"],
+    "vision_digits": ["--limit", "200", "--size", "16", "--param", "max_epochs=2", "--param", "min_epochs=1",
+                      "--param", "num_processes=1"],
     "geospatial": ["--points", "3000", "--zones", "8", "--parcels", "40", "--index-points", "2000", "4000"],
 }
 

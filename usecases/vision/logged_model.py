@@ -86,7 +86,8 @@ def log_classifier(net: torch.nn.Module, cfg: VisionConfig, example: bytes, scra
     torch.save(state, weights)
     return mlflow.pyfunc.log_model(
         name="model", python_model=str(Path(portable.__file__)), artifacts={"weights": str(weights)},
-        model_config=spec, metadata=spec, signature=SIGNATURE,
+        # Nested: MLflow logs a model config as run params, and flat keys would clash with the job's own params.
+        model_config={portable.CONFIG_KEY: spec}, metadata=spec, signature=SIGNATURE,
         input_example=pd.DataFrame({portable.INPUT_COLUMN: [example]}), pip_requirements=pip_requirements(),
     )
 

@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from usecases.vision.config import AUGMENTATIONS
-from usecases.vision.portable import build_network
+from usecases.vision.portable import build_network, fast_input
 
 
 def augment_batch(x: torch.Tensor, kind: str) -> torch.Tensor:
@@ -71,7 +71,7 @@ class DefectClassifier(L.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
-        loss = F.cross_entropy(self.net(augment_batch(x, self.augment)), y)
+        loss = F.cross_entropy(self.net(fast_input(augment_batch(x, self.augment))), y)
         # Summed here and logged once per epoch: self.log on every step costs ~10% on a small CPU model.
         self.loss_sum, self.loss_batches = self.loss_sum + loss.detach(), self.loss_batches + 1
         return loss
@@ -81,7 +81,7 @@ class DefectClassifier(L.LightningModule):
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
-        logits = self.net(x)
+        logits = self.net(fast_input(x))
         self.log("val_loss", F.cross_entropy(logits, y), on_epoch=True, sync_dist=True, batch_size=len(y))
         self.log("val_acc", (logits.argmax(1) == y).float().mean(), on_epoch=True, sync_dist=True, batch_size=len(y))
 
