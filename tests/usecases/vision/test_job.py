@@ -156,3 +156,13 @@ def test_generate_never_writes_into_folders_the_user_named(spark, tmp_path: Path
     assert run(warehouse, defaults, "generate")["generate"].rows_out == 12
     assert run(warehouse, defaults, "generate")["generate"].rows_out == 0
     assert len(list(volume.rglob("*.png"))) == 12 and not any(mine.iterdir())
+
+
+def test_score_refuses_clearly_without_a_champion_or_a_score_folder(spark, tmp_path: Path, warehouse: Path,
+                                                                    mlflow_store: str) -> None:
+    with pytest.raises(TaskFailed) as no_model:
+        run(warehouse, {"score_folder": str(tmp_path)}, "score")
+    assert isinstance(no_model.value.cause, InputError) and "has no champion version" in str(no_model.value.cause)
+    with pytest.raises(TaskFailed) as no_folder:  # a user's training images, and no folder of new images named
+        run(warehouse, {"image_folder": str(tmp_path)}, "score")
+    assert isinstance(no_folder.value.cause, InputError) and "score_folder is not set" in str(no_folder.value.cause)
