@@ -20,6 +20,8 @@ TINY_ARGS = {
     "forecasting_real": ["--datasets", "hotel,generated", "--max_series", "2", "--windows", "1",
                          "--generated_series", "2", "--workers", "1"],
     "vision": ["--images", "64", "--size", "16", "--epochs", "1", "--repeats", "2"],
+    "vision_digits": ["--limit", "200", "--size", "16", "--param", "max_epochs=2", "--param", "min_epochs=1",
+                      "--param", "num_processes=1"],
     "geospatial": ["--points", "3000", "--zones", "8", "--parcels", "40", "--index-points", "2000", "4000"],
     "scale": ["--job", "fraud", "--size", "tiny"],
 }
