@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 from pyspark.sql import DataFrame, SparkSession
 
 from shared.config import ConfigError, JobConfig, build_parser, parse_config
-from shared.contracts import Contract, ContractError, apply_contract
+from shared.contracts import Contract, ContractError, apply_contract, check_quarantine_budget
 from shared.identifiers import IdentifierError
 from shared.tables import TableNotFoundError, TableStore, is_file_reference, table_store
 
@@ -61,13 +61,22 @@ class TaskContext(Generic[C]):
     usecase: str
     task: str
     quarantined: int = 0
+    # Share of an input's rows the contract may quarantine before the task fails (see read_with_contract).
+    max_quarantine_fraction: float = 0.1
 
-    def read_with_contract(self, name: str, contract: Contract) -> tuple[DataFrame, int]:
+    def read_with_contract(self, name: str, contract: Contract, max_quarantine_fraction: float | None = None,
+                           ) -> tuple[DataFrame, int]:
         """Read table or file ``name``, apply ``contract``, write rejects to ``<contract.table>_quarantine``.
 
         Returns the valid rows and the number of rows read. Quarantine is overwritten on every run so
         re-running gives the same tables; an empty quarantine table is still written, so it reflects this run.
+        Then the quarantine budget: more than ``max_quarantine_fraction`` (default: the context's) of the rows
+        quarantined, or no valid row left, fails the task with one line naming the top reasons, after the
+        quarantine table is written so it can be inspected.
         """
+        limit = self.max_quarantine_fraction if max_quarantine_fraction is None else max_quarantine_fraction
+        if not 0.0 <= limit <= 1.0:
+            raise ConfigError(f"max_quarantine_fraction must be within [0, 1], got {limit}")
         try:
             df = self.tables.read(name)
         except TableNotFoundError as exc:
@@ -77,14 +86,16 @@ class TaskContext(Generic[C]):
             result = apply_contract(df, contract)
         except ContractError as exc:
             raise ContractError(f"{exc} (read from {label})") from exc
-        self.tables.write(result.quarantined, f"{contract.table}_quarantine")
+        quarantine = f"{contract.table}_quarantine"
+        self.tables.write(result.quarantined, quarantine)
         self.quarantined += result.rows_quarantined
         log.info(
             "%s: %d rows in = %d passed + %d quarantined", label, result.rows_in, result.rows_valid,
             result.rows_quarantined,
         )
+        check_quarantine_budget(result, contract.table, limit,
+                                f"read from {label}; quarantine in {self.tables.display_name(quarantine)}")
         return result.valid, result.rows_in
-
 
     def should_generate(self, name: str, config: JobConfig) -> bool:
         """Whether a generate task may write synthetic data to ``name``.
