@@ -20,7 +20,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from shared.contracts import ColumnSpec, Contract
+from shared.contracts import REASON, ColumnSpec, Contract
 from usecases.geospatial.cells import cover_geometry
 from usecases.geospatial.geometry import approx_area_km2, clean_geometry
 
@@ -92,7 +92,8 @@ def clean_zones(zones: DataFrame, resolution: int, max_cells: int, partitions: i
     clean = flagged.filter(F.col("reason").isNull()).drop("reason")
     bad = flagged.filter(F.col("reason").isNotNull()).select("zone_id", "name", "geometry", "reason")
     # Same shape as the contract's quarantine rows: every column as text plus the reason.
-    return clean, bad.select(*[F.col(c).cast("string").alias(c) for c in ("zone_id", "name", "geometry")], "reason")
+    return clean, bad.select(*[F.col(c).cast("string").alias(c) for c in ("zone_id", "name", "geometry")],
+                             F.col("reason").alias(REASON))
 
 
 def cover_zones(zones_clean: DataFrame, resolution: int, partitions: int = 8) -> DataFrame:

@@ -12,7 +12,7 @@ import torch
 from pyspark.sql import functions as F
 
 from shared.config import ConfigError
-from shared.contracts import ColumnSpec, Contract, RowRule
+from shared.contracts import REASON, ColumnSpec, Contract, RowRule
 from shared.registry import model_name, register_model
 from shared.tables import TableNotFoundError
 from shared.task import TaskContext, TaskEntryPoint, TaskReport
@@ -87,7 +87,8 @@ def run_prepare(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> TaskReport
     try:
         valid = assign_splits(decoded.filter(F.col("reason").isNull()), cfg.val_fraction, cfg.test_fraction, cfg.seed)
         ctx.tables.write(prepared_rows(valid, cfg.classes, cfg.image_size, cfg.channels), cfg.prepared_table)
-        rejected = decoded.filter(F.col("reason").isNotNull()).select("path", "label", "source_mode", "reason")
+        rejected = decoded.filter(F.col("reason").isNotNull()).select(
+            "path", "label", "source_mode", F.col("reason").alias(REASON))
         ctx.tables.write(rejected, DECODE_QUARANTINE)
     finally:
         decoded.unpersist()
@@ -192,7 +193,8 @@ def run_score(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> TaskReport:
     predicted = predicted.persist()
     try:
         ctx.tables.write(predicted.filter("reason IS NULL").drop("reason"), cfg.predictions_table)
-        ctx.tables.write(predicted.filter("reason IS NOT NULL").select("path", "reason"), SCORE_QUARANTINE)
+        ctx.tables.write(predicted.filter("reason IS NOT NULL").select("path", F.col("reason").alias(REASON)),
+                         SCORE_QUARANTINE)
     finally:
         predicted.unpersist()
     out = ctx.tables.read(cfg.predictions_table)

@@ -89,6 +89,6 @@ def test_job_on_users_points_csv_and_geojson_zones(spark, warehouse, mlflow_stor
     zoned = tables.read("points_zoned").toPandas().set_index("point_id")["zone_id"]
     # 2: inside the hole (no zone); 3: holed zone; 4: repaired bow-tie; 5: outside; 8: on the square's edge.
     assert zoned.fillna(-1).to_dict() == {1: 10, 2: -1, 3: 20, 4: 30, 5: -1, 8: 10}
-    reasons = set(tables.read("zones_quarantine").toPandas()["reason"])
+    reasons = set(tables.read("zones_quarantine").toPandas()["quarantine_reason"])
     assert any("not Polygon or MultiPolygon" in r for r in reasons)
-    assert any("zone_id is not a valid bigint" in r for r in reasons)
+    assert any("zone_id is not a number: x" in r for r in reasons)

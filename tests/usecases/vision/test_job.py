@@ -51,7 +51,8 @@ def test_job_on_a_users_folder_quarantines_corrupt_and_unknown(spark, tmp_path: 
              "min_epochs": "1", "batch_size": "8", "generate_data": "false"}
     by_task = reports(run_job(load_bundle(REPO_ROOT), "vision", overrides=small, warehouse=str(warehouse)))
     tables = LocalTableStore(spark, "main", "ml_use_cases", warehouse)
-    reasons = {Path(r["path"]).name: r["reason"] for r in tables.read("defect_images_quarantine").collect()}
+    reasons = {Path(r["path"]).name: r["quarantine_reason"]
+               for r in tables.read("defect_images_quarantine").collect()}
     assert set(reasons) == {"truncated.png", "odd.png"}
     assert reasons["truncated.png"].startswith("cannot decode image")
     assert reasons["odd.png"].startswith("unknown label 'smudge'")
@@ -73,5 +74,5 @@ def test_prepare_from_a_path_label_table(spark, tmp_path: Path, warehouse: Path)
                              warehouse=str(warehouse)))["prepare"]
     assert (report.rows_in, report.rows_out, report.rows_quarantined) == (10, 8, 2)
     tables = LocalTableStore(spark, "main", "ml_use_cases", warehouse)
-    assert tables.read("defect_images_quarantine").first()["reason"] == "file could not be read"
-    assert tables.read("image_list_quarantine").first()["reason"] == "path is null"
+    assert tables.read("defect_images_quarantine").first()["quarantine_reason"] == "file could not be read"
+    assert tables.read("image_list_quarantine").first()["quarantine_reason"] == "path is null"
