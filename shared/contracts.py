@@ -227,7 +227,8 @@ def apply_contract(df: DataFrame, contract: Contract) -> ContractResult:
             raw, source_type = F.lit(None).cast(StringType()), StringType()
         cast = cast_column(raw, source_type, name, spec.dtype, is_id=spec.id, allow_non_finite=spec.allow_non_finite)
         missing_problem = fixed_problem(f"{name} is null") if not spec.nullable else no_problem()
-        typed.append(cast.value.alias(name))
+        # A value with a problem is null to the rules, so only its own reason is reported (not also a rule's).
+        typed.append(F.when(cast.problem.isNull(), cast.value).alias(name))
         extras.append(raw.alias(raw_name[name]))
         extras.append(F.when(cast.missing, missing_problem).otherwise(cast.problem).alias(problem_name[name]))
     if malformed is not None:

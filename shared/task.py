@@ -24,6 +24,9 @@ from shared.tables import TableNotFoundError, TableStore, is_file_reference, tab
 C = TypeVar("C", bound=JobConfig)
 log = logging.getLogger("usecases")
 
+# Default quarantine budget: see TaskContext.max_quarantine_fraction.
+DEFAULT_MAX_QUARANTINE_FRACTION = 0.1
+
 # Errors that mean "the input or parameters are wrong": reported as one clear line, exit code 2.
 USER_ERRORS = (ConfigError, ContractError, IdentifierError, TableNotFoundError)
 
@@ -62,7 +65,9 @@ class TaskContext(Generic[C]):
     task: str
     quarantined: int = 0
     # Share of an input's rows the contract may quarantine before the task fails (see read_with_contract).
-    max_quarantine_fraction: float = 0.1
+    # Read from the module default at construction, so a test can raise it for a whole job run until it
+    # becomes the job parameter ``max_quarantine_fraction``.
+    max_quarantine_fraction: float = field(default_factory=lambda: DEFAULT_MAX_QUARANTINE_FRACTION)
 
     def read_with_contract(self, name: str, contract: Contract, max_quarantine_fraction: float | None = None,
                            ) -> tuple[DataFrame, int]:

@@ -298,12 +298,15 @@ def test_quarantine_keeps_the_raw_text_of_every_column(spark) -> None:
 
 
 def test_rules_see_typed_values_and_skip_unconvertible_ones(spark) -> None:
-    contract = Contract("t", (ColumnSpec("n", "int"), ColumnSpec("v", "int")),
-                        rules=(RowRule("v must be >= 0", lambda: F.col("v") >= 0),))
-    df = spark.createDataFrame([(0, "-0.0"), (1, "-1.0"), (2, "-0.4"), (3, "x")], "n int, v string")
+    contract = Contract("t", (ColumnSpec("n", "int"), ColumnSpec("v", "int"), ColumnSpec("w", "double")),
+                        rules=(RowRule("v must be >= 0", lambda: F.col("v") >= 0),
+                               RowRule("w must not be NaN", lambda: ~F.isnan("w"))))
+    df = spark.createDataFrame([(0, "-0.0", "1"), (1, "-1.0", "1"), (2, "-0.4", "1"), (3, "x", "1"), (4, "1", "NaN")],
+                               "n int, v string, w string")
     valid, quarantined = split(apply_contract(df, contract))
     assert valid == {0: 0}
-    assert quarantined == {1: "v must be >= 0", 2: "v is not a whole number: -0.4", 3: "v is not a number: x"}
+    assert quarantined == {1: "v must be >= 0", 2: "v is not a whole number: -0.4", 3: "v is not a number: x",
+                           4: "w is not a finite number: NaN"}  # the value had a problem: the NaN rule stays quiet
 
 
 def test_columns_match_ignoring_case_and_take_the_contract_spelling(spark) -> None:
