@@ -193,7 +193,8 @@ def apply_contract(df: DataFrame, contract: Contract) -> ContractResult:
     failure, never a silent null or a truncation); input columns match contract columns exactly or, failing
     that, ignoring case (the output uses the contract's spelling); optional columns that are absent are added
     as nulls; extra columns are kept. Duplicate keys quarantine every copy, since nothing says which copy is
-    right. The quarantine rows hold every input column as text plus the reasons, in contract order.
+    right (a key with a null part is not compared: that part already has its reason). The quarantine rows
+    hold every input column as text plus the reasons, in contract order.
 
     Counting runs one aggregation (rows in, rows quarantined, rows per failure kind) over the flagged rows;
     the returned frames are lazy and recompute from ``df`` when used. rows_in = valid + quarantined.
@@ -245,9 +246,12 @@ def apply_contract(df: DataFrame, contract: Contract) -> ContractResult:
     for rule in contract.rules:
         problems.append(F.when(~F.coalesce(rule.check(), F.lit(True)), fixed_problem(rule.reason)))
     if contract.unique_key:
+        # Among rows whose key is complete: a null or unconvertible key part already has its own reason.
         key = [F.col(quote_identifier(k)) for k in contract.unique_key]
+        incomplete = F.greatest(*[k.isNull() for k in key]) if len(key) > 1 else key[0].isNull()
         copies = F.count(F.lit(1)).over(Window.partitionBy(*key))
-        problems.append(F.when(copies > 1, fixed_problem(f"duplicate key ({', '.join(contract.unique_key)})")))
+        problems.append(F.when(~incomplete & (copies > 1),
+                               fixed_problem(f"duplicate key ({', '.join(contract.unique_key)})")))
     failures = f"{prefix}failures"
     flagged = staged.withColumn(failures, F.filter(F.array(*problems), lambda p: p.isNotNull()))
 

@@ -309,6 +309,15 @@ def test_rules_see_typed_values_and_skip_unconvertible_ones(spark) -> None:
                            4: "w is not a finite number: NaN"}  # the value had a problem: the NaN rule stays quiet
 
 
+def test_keys_with_a_missing_part_are_not_compared(spark) -> None:
+    df = spark.createDataFrame([(None, "1", "CASH_IN"), (" ", "2", "CASH_IN"), ("a", "3", "CASH_IN")],
+                               "transaction_id string, amount string, type string")
+    contract = Contract("t", (ColumnSpec("transaction_id", "string", id=True), *TXN.columns[1:]),
+                        unique_key=("transaction_id",))
+    result = apply_contract(df, contract)
+    assert (result.rows_valid, result.reason_counts) == (1, (("transaction_id is null", 2),))
+
+
 def test_columns_match_ignoring_case_and_take_the_contract_spelling(spark) -> None:
     df = spark.createDataFrame([("t1", "2.5", "CASH_IN", "1")], "Transaction_ID string, AMOUNT string, type string, "
                                "Label string")
