@@ -13,6 +13,7 @@ import torch
 from pyspark.sql import functions as F
 
 from shared.config import ConfigError
+from shared.contracts import REASON
 from shared.registry import CHAMPION, model_name, register_model
 from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport
 from shared.tracking import lineage_tags, log_dict, log_figure, log_metrics
@@ -109,7 +110,8 @@ def run_prepare(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> TaskReport
     with ctx.staged(flag_unknown_labels(decoded_frame, cfg.classes), "decoded") as decoded:
         valid = assign_splits(decoded.filter(F.col("reason").isNull()), cfg.val_fraction, cfg.test_fraction, cfg.seed)
         ctx.tables.write(prepared_rows(valid, cfg.classes, cfg.image_size, cfg.channels), cfg.prepared_table)
-        rejected = decoded.filter(F.col("reason").isNotNull()).select("path", "label", "source_mode", "reason")
+        rejected = decoded.filter(F.col("reason").isNotNull()).select("path", "label", "source_mode",
+                                                                          F.col("reason").alias(REASON))
         ctx.add_to_quarantine(contracts.IMAGES.table, rejected)
     prepared = ctx.tables.read(cfg.prepared_table)
     splits = {r["split"]: r["count"] for r in prepared.groupBy("split").count().collect()}  # at most 3 rows
@@ -274,7 +276,7 @@ def run_score(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> TaskReport:
         with ctx.staged(predicted, "predicted") as scored:
             ctx.tables.write(scored.filter("reason IS NULL").drop("reason"), cfg.predictions_table)
             rejected = ctx.add_to_quarantine(contracts.SCORE_IMAGES, scored.filter("reason IS NOT NULL")
-                                             .select("path", "reason"))
+                                             .select("path", F.col("reason").alias(REASON)))
         out = ctx.tables.read(cfg.predictions_table)
         truth = F.element_at(F.split("path", "/"), -2)
         row = out.agg(F.count(F.lit(1)).alias("rows"), F.count(F.when(truth.isin(list(cfg.classes)), 1)).alias("n"),

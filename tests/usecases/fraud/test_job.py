@@ -199,7 +199,7 @@ def test_runs_on_a_users_csv_with_bad_rows(spark, tmp_path: Path, mlflow_store: 
     assert results["features"].rows_quarantined == 3
     assert results["score"].rows_out == 7997
     quarantine = LocalTableStore(spark, "main", "ml_use_cases", warehouse).read("transactions_quarantine")
-    assert quarantine.count() == 3 and quarantine.filter("reason IS NULL").count() == 0
+    assert quarantine.count() == 3 and quarantine.filter("quarantine_reason IS NULL").count() == 0
 
 
 @pytest.mark.slow

@@ -66,7 +66,7 @@ def test_bad_rows_are_quarantined_with_a_reason(spark) -> None:
     ])
     result = apply_contract(df, TRANSACTIONS)
     assert (result.rows_in, result.rows_valid, result.rows_quarantined) == (4, 1, 3)
-    reasons = {r.transaction_id: r.reason for r in result.quarantined.collect()}
+    reasons = {r.transaction_id: r.quarantine_reason for r in result.quarantined.collect()}
     assert "amount is null" in reasons["2"]
     assert "amount must be >= 0" in reasons["3"]
     assert "type must be one of" in reasons["4"]

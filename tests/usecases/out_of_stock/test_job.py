@@ -81,10 +81,10 @@ def test_users_own_files_bad_rows_and_no_future_leakage(spark, tmp_path: Path, m
         run_job(load_bundle(REPO_ROOT), "out_of_stock", overrides=params, warehouse=str(warehouse))
         outputs[name] = store(spark, warehouse)
     tables = outputs["full"]
-    reasons = [r["reason"] for r in tables.read("store_item_daily_quarantine").collect()]
+    reasons = [r["quarantine_reason"] for r in tables.read("store_item_daily_quarantine").collect()]
     assert sum("duplicate key" in r for r in reasons) == 2
     assert sum("negative stock" in r for r in reasons) == 1
-    assert [r["reason"] for r in tables.read("lead_times_quarantine").collect()] == [
+    assert [r["quarantine_reason"] for r in tables.read("lead_times_quarantine").collect()] == [
         "lead_time_days must be between 1 and 365"]
     assert tables.read("oos_lead_time_gaps").count() == 3
     assert tables.read("oos_prepared").filter("is_filled").count() == 2    # the rejected days are refilled

@@ -116,7 +116,7 @@ def test_job_on_a_users_folder_quarantines_corrupt_and_unknown(spark, tmp_path: 
              "min_epochs": "1", "batch_size": "8", "generate_data": "false"}
     by_task = run(warehouse, small)
     tables = LocalTableStore(spark, "main", "ml_use_cases", warehouse)
-    reasons = {Path(r["path"]).name: r["reason"] for r in tables.read("defect_images_quarantine").collect()}
+    reasons = {Path(r["path"]).name: r["quarantine_reason"] for r in tables.read("defect_images_quarantine").collect()}
     assert reasons == {"truncated.png": "truncated image data",
                        "odd.png": "unknown label 'smudge' (expected one of clean, crack, scratch, spot)"}
     assert by_task["prepare"].rows_out == 40 and by_task["train"].metrics["epochs_run"] == 2
@@ -135,7 +135,7 @@ def test_prepare_from_a_path_label_table(spark, tmp_path: Path, warehouse: Path)
     report = run(warehouse, {"image_table": str(listing), "generate_data": "false"}, "prepare")["prepare"]
     assert (report.rows_in, report.rows_out, report.rows_quarantined) == (10, 8, 2)
     tables = LocalTableStore(spark, "main", "ml_use_cases", warehouse)
-    reasons = sorted(r["reason"] for r in tables.read("defect_images_quarantine").collect())
+    reasons = sorted(r["quarantine_reason"] for r in tables.read("defect_images_quarantine").collect())
     assert reasons == ["file could not be read", "path is null"]
 
 
