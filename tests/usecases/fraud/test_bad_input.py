@@ -152,7 +152,8 @@ def test_bad_input(probe: Probe, base_rows: pd.DataFrame, spark, tmp_path: Path,
     tables = LocalTableStore(spark, "main", "ml_use_cases", warehouse)
     quarantine = tables.read(f"{outcome.table}_quarantine").toPandas()
     assert len(quarantine) == outcome.rows, quarantine
-    assert quarantine["quarantine_reason"].str.contains(outcome.reason, regex=False).all(), quarantine["quarantine_reason"].tolist()
+    reasons = quarantine["quarantine_reason"]
+    assert reasons.str.contains(outcome.reason, regex=False).all(), reasons.tolist()
     if outcome.table == "transactions":
         assert report.rows_in == ROWS and report.rows_quarantined == outcome.rows
         assert tables.read("fraud_features").count() == ROWS - outcome.rows
