@@ -19,6 +19,7 @@ from shared.bundle import load_bundle
 from shared.bundle_sync import job_config_class, synced_text_for_job
 from shared.config import describe
 from shared.contracts import Contract
+from shared.serverless import GUARD_ENV
 from shared.task import quarantine_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -107,8 +108,8 @@ def _quarantines(job: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def small_runs(spark, tmp_path_factory: pytest.TempPathFactory):
-    """Each job once, small, in one warehouse and MLflow store: job -> task reports."""
+def small_job_runs(spark, tmp_path_factory: pytest.TempPathFactory):
+    """Each job once, small, in one warehouse and MLflow store: (home, job -> task reports)."""
     import mlflow
 
     from shared.runner import run_job
@@ -124,8 +125,14 @@ def small_runs(spark, tmp_path_factory: pytest.TempPathFactory):
         results = run_job(bundle, job, {**SMALL[job], "generate_data": "true"}, warehouse=str(home / "warehouse"),
                           echo=lambda _: None)
         runs[job] = {r.task: r.report for r in results}
-    yield runs
+    yield home, runs
     patch.undo()
+
+
+@pytest.fixture(scope="module")
+def small_runs(small_job_runs):
+    """job -> task reports of the small classic runs."""
+    return small_job_runs[1]
 
 
 @pytest.mark.slow
@@ -139,3 +146,32 @@ def test_every_table_a_task_writes_is_declared(bundle, small_runs, job: str) -> 
         quarantines = {t for t in report.tables_written if t.endswith("_quarantine")}
         assert quarantines <= _quarantines(job)
     assert any(r.tables_written for r in small_runs[job].values())
+
+
+@pytest.mark.slow
+def test_connect_mode_with_the_serverless_guard_gives_the_classic_tables(small_job_runs, tmp_path_factory) -> None:
+    """``USECASES_SPARK_REMOTE=local[2] usecases run all`` at the small sizes, in its own process (Spark Connect
+    to a local server, serverless guard on), writes the same tables as the classic in-process runs on the same
+    seed: equal values, floats within 1e-6, trained image predictions within ``compare_runs.TRAINED_RTOL``."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.compare_runs import compare_warehouses
+
+    classic_home, _ = small_job_runs
+    home = tmp_path_factory.mktemp("connect")
+    params = ["--param", "generate_data=true"]
+    for job, values in SMALL.items():
+        for name, value in values.items():
+            params += ["--param", f"{job}.{name}={value}"]
+    env = {**os.environ, "USECASES_HOME": str(home), "USECASES_SPARK_REMOTE": "local[2]",
+           "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}", "USECASES_PROGRESS": "off"}
+    env.pop("USECASES_WAREHOUSE", None)
+    env.pop(GUARD_ENV, None)  # the guard is on unless switched off
+    done = subprocess.run([sys.executable, "-m", "shared.cli", "run", "all", *params], env=env, cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    tables, problems = compare_warehouses(classic_home / "warehouse", home / "warehouse")
+    assert not problems, "\n".join(problems)
+    assert {"fraud_scores", "oos_alerts", "forecasts", "image_predictions", "points_zoned"} <= set(tables)
