@@ -149,6 +149,13 @@ def test_every_table_a_task_writes_is_declared(bundle, small_runs, job: str) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("job", JOBS)
+def test_every_job_ends_with_its_headline_results(small_runs, job: str) -> None:
+    """What the job found, in words, for the end-of-job summary (alerts by type, PR-AUC, accuracy, ...)."""
+    lines = [line for report in small_runs[job].values() for line in report.summary]
+    assert lines and all(isinstance(line, str) and len(line) > 20 for line in lines), lines
+
+@pytest.mark.slow
 def test_connect_mode_with_the_serverless_guard_gives_the_classic_tables(small_job_runs, tmp_path_factory) -> None:
     """``USECASES_SPARK_REMOTE=local[2] usecases run all`` at the small sizes, in its own process (Spark Connect
     to a local server, serverless guard on), writes the same tables as the classic in-process runs on the same

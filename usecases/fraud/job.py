@@ -149,8 +149,11 @@ def run_train(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
                                                     label_rules_sha256=rules.sha256, trained_at=trained_at)
                                                 for r in rows]), cfg.training_runs_table)
     by_variant = {r["variant"]: r for r in rows}
+    summary = ["held-out PR-AUC " + ", ".join(f"{v} {float(r['pr_auc']):.3f} ({int(r['false_negatives']):,} frauds "
+                                              "missed)" for v, r in sorted(by_variant.items()))]
     return TaskReport(sum(len(p) for p in pdfs.values()) + len(test_pdf), len(rows), balanced=False, metrics={
-        f"{v}_{k}": float(r[k]) for v, r in by_variant.items() for k in ("pr_auc", "roc_auc", "f1", "false_negatives")})
+        f"{v}_{k}": float(r[k]) for v, r in by_variant.items() for k in ("pr_auc", "roc_auc", "f1", "false_negatives")},
+        summary=summary)
 
 
 def _held_out(ctx: TaskContext[FraudConfig], cfg: FraudConfig, spec: FeatureSpec):  # noqa: ANN202 - pandas frame
@@ -214,7 +217,10 @@ def run_compile(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
                f"challenger_{KEY_METRIC}": challenger}
     if registration.previous_champion_value is not None:
         metrics[f"champion_{KEY_METRIC}_same_data"] = registration.previous_champion_value
-    return TaskReport(1, len(rules), balanced=False, metrics=metrics)
+    verdict = (f"now champion, its {len(rules)} fraud rules in {cfg.rules_table}" if registration.promoted
+               else "not promoted: the champion and its rules stay")
+    summary = [f"model {name} v{version}: held-out {KEY_METRIC} {challenger:.3f}, {verdict}"]
+    return TaskReport(1, len(rules), balanced=False, metrics=metrics, summary=summary)
 
 
 def _champion(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> tuple[str, str, Row]:
@@ -257,9 +263,11 @@ def run_score(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
     ctx.tables.write(review_queue(written), cfg.review_queue_table)
     stats = written.agg(F.count("*").alias("n"), F.sum("prediction").alias("flagged"),
                         F.sum(F.col("needs_review").cast("int")).alias("review")).first()
+    flagged, review = int(stats["flagged"] or 0), int(stats["review"] or 0)
+    summary = [f"flagged {flagged:,} of {int(stats['n']):,} transactions as fraud (model v{version}); {review:,} "
+               f"sent to review in {cfg.review_queue_table}"]
     return TaskReport(rows_in, stats["n"], ctx.quarantined, metrics={
-        "flagged": float(stats["flagged"] or 0), "needs_review": float(stats["review"] or 0),
-        "model_version": float(version)})
+        "flagged": float(flagged), "needs_review": float(review), "model_version": float(version)}, summary=summary)
 
 
 generate = TaskEntryPoint("fraud", "generate", FraudConfig, run_generate)

@@ -133,7 +133,13 @@ def run_evaluate(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
         tracking.log_figure(osa_heatmap_figure(weekly), "plots/osa_heatmap.png")
         metrics["osa_mean"] = float(weekly["osa_pct"].mean()) if len(weekly) else 0.0
         tracking.log_metrics(metrics)
-    return TaskReport(signals.count(), int(metrics["alert_days"]), balanced=False, metrics=metrics)
+    summary = [f"on-shelf availability {metrics['osa_mean']:.1%} on open days (mean of store-weeks)"]
+    found = [f"{t} precision {metrics[f'precision_{t}']:.2f} recall {metrics[f'recall_{t}']:.2f}"
+             for t in sorted({k.split("_", 1)[1] for k in metrics if k.startswith("precision_")})
+             if f"recall_{t}" in metrics]
+    if found:
+        summary.append("against the ground truth, per episode: " + "; ".join(found))
+    return TaskReport(signals.count(), int(metrics["alert_days"]), balanced=False, metrics=metrics, summary=summary)
 
 
 def run_publish(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
@@ -145,8 +151,10 @@ def run_publish(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     ctx.tables.write(build_osa_daily(signals), cfg.osa_daily_table)
     alerts = ctx.tables.read(cfg.alerts_table)
     by_type = {r["alert_type"]: float(r["count"]) for r in alerts.groupBy("alert_type").count().collect()}
+    episodes = ", ".join(f"{int(v):,} {k}" for k, v in sorted(by_type.items())) or "none"
     return TaskReport(signals.count(), ctx.tables.read(cfg.osa_daily_table).count(),
-                      metrics={f"alert_episodes_{k}": v for k, v in by_type.items()})
+                      metrics={f"alert_episodes_{k}": v for k, v in by_type.items()},
+                      summary=[f"alert episodes in {cfg.alerts_table}: {episodes}"])
 
 
 generate = TaskEntryPoint("out_of_stock", "generate", Cfg, run_generate)

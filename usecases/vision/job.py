@@ -173,11 +173,10 @@ def run_train(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> TaskReport:
         with ctx.mlflow_run(cfg) as run:
             if missing:
                 mlflow.set_tag("classes_without_training_images", ",".join(missing))
-            spec = TrainSpec(
-                str(scratch / "train"), str(scratch / "val"), str(scratch / "result.pt"), len(cfg.classes),
-                cfg.image_size, cfg.channels, cfg.backbone, cfg.width, cfg.backbone_weights, cfg.batch_size,
-                cfg.learning_rate * processes, cfg.max_epochs, cfg.min_epochs, cfg.patience, cfg.min_delta, cfg.seed,
-                use_gpu, mlflow.get_tracking_uri(), run.info.run_id, cfg.augment,
+            spec = TrainSpec.from_config(
+                cfg, train_dir=str(scratch / "train"), val_dir=str(scratch / "val"),
+                result_path=str(scratch / "result.pt"), processes=processes, use_gpu=use_gpu,
+                tracking_uri=mlflow.get_tracking_uri(), run_id=run.info.run_id,
             )
             result = run_distributed(ctx.spark, spec, processes, cfg.local_mode)
             net = build_backbone(cfg.backbone, cfg.channels, len(cfg.classes), cfg.width)
@@ -214,7 +213,10 @@ def run_train(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> TaskReport:
                      "promoted" if registration.promoted else "not promoted", registration.reason)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return TaskReport(rows_in=sum(counts.values()), rows_out=1, balanced=False, metrics=metrics)
+    verdict = "now champion" if metrics["promoted"] else "not promoted: the champion stays"
+    summary = [f"model {cfg.registered_model} v{int(metrics['model_version'])}: test accuracy "
+               f"{metrics['test_accuracy_logged_model']:.3f} on {len(evaluation.y_true):,} held-out images, {verdict}"]
+    return TaskReport(rows_in=sum(counts.values()), rows_out=1, balanced=False, metrics=metrics, summary=summary)
 
 
 def champion_for(cfg: VisionConfig) -> tuple[str, str, dict]:
@@ -292,7 +294,11 @@ def run_score(ctx: TaskContext[VisionConfig], cfg: VisionConfig) -> TaskReport:
                 log.warning("vision.score: %s", check.message())
                 mlflow.set_tag("accuracy_warning", check.message())
         log_metrics(metrics)
-    return TaskReport(rows_in=len(paths), rows_out=int(row["rows"]), rows_quarantined=rejected, metrics=metrics)
+    summary = [f"labelled {int(row['rows']):,} images into {cfg.predictions_table} with model v{version}"
+               + (f"; accuracy {metrics['accuracy_on_labelled_folders']:.3f} on the {int(row['n']):,} in class-named "
+                  "folders" if row["n"] else "")]
+    return TaskReport(rows_in=len(paths), rows_out=int(row["rows"]), rows_quarantined=rejected, metrics=metrics,
+                      summary=summary)
 
 
 generate = TaskEntryPoint("vision", "generate", VisionConfig, run_generate)

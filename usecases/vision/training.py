@@ -8,7 +8,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
@@ -20,12 +20,18 @@ from usecases.vision.data import ShardedImageDataModule
 from usecases.vision.model import DefectClassifier, build_backbone
 from usecases.vision.portable import fast_layout
 
+if TYPE_CHECKING:
+    from usecases.vision.config import VisionConfig
+
 EPOCH_METRICS = ("train_loss", "val_loss", "val_acc")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainSpec:
-    """Everything a rank needs, as plain values (pickled by TorchDistributor into each torchrun process)."""
+    """Everything a rank needs, as plain values (pickled by TorchDistributor into each torchrun process).
+
+    Keyword-only: twenty settings of the same few types are easy to pass in the wrong order positionally.
+    """
 
     train_dir: str
     val_dir: str
@@ -47,6 +53,19 @@ class TrainSpec:
     tracking_uri: str = ""
     run_id: str = ""
     augment: str = "none"
+
+    @classmethod
+    def from_config(cls, cfg: VisionConfig, *, train_dir: str, val_dir: str, result_path: str, processes: int,
+                    use_gpu: bool, tracking_uri: str, run_id: str) -> TrainSpec:
+        """The job's settings, named one by one; the learning rate scales with the number of processes."""
+        return cls(
+            train_dir=train_dir, val_dir=val_dir, result_path=result_path, num_classes=len(cfg.classes),
+            image_size=cfg.image_size, channels=cfg.channels, backbone=cfg.backbone, width=cfg.width,
+            backbone_weights=cfg.backbone_weights, batch_size=cfg.batch_size,
+            learning_rate=cfg.learning_rate * processes, max_epochs=cfg.max_epochs, min_epochs=cfg.min_epochs,
+            patience=cfg.patience, min_delta=cfg.min_delta, seed=cfg.seed, use_gpu=use_gpu,
+            tracking_uri=tracking_uri, run_id=run_id, augment=cfg.augment,
+        )
 
 
 class EpochMetricsLogger(Callback):
@@ -142,6 +161,10 @@ def fit_on_rank(spec: TrainSpec) -> None:
     Runs inside a torchrun process (RANK/WORLD_SIZE set) or alone. Returns None on every rank because
     TorchDistributor's wrapper lets every rank write its return value to the same file.
     """
+    if os.environ.get("USECASES_VERBOSE", "") in ("", "0"):  # a fresh process: the run's quiet settings again
+        from shared.noise import quiet_third_party
+
+        quiet_third_party()
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))  # ranks must not oversubscribe cores
@@ -182,5 +205,14 @@ def run_distributed(spark, spec: TrainSpec, num_processes: int, local_mode: bool
 
     distributor = TorchDistributor(num_processes=num_processes, local_mode=local_mode,
                                    use_gpu=spec.use_gpu and spark_has_gpus(spark))
-    distributor.run(fit_on_rank, spec)
+    # torchrun announces "Setting OMP_NUM_THREADS ..." for every run where it is unset; each rank sets its own
+    # torch thread count anyway (fit_on_rank), so give torchrun the same figure and keep the run's output clean.
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, num_processes)))
+    previous = os.environ.get("OMP_NUM_THREADS")
+    os.environ.setdefault("OMP_NUM_THREADS", threads)
+    try:
+        distributor.run(fit_on_rank, spec)
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
     return torch.load(spec.result_path, map_location="cpu", weights_only=False)

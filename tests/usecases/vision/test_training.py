@@ -33,7 +33,9 @@ class ScriptedLoss(L.LightningModule):
 
 def epochs_trained(losses: list[float], tmp_path: Path, **spec: float) -> int:
     loader = DataLoader(TensorDataset(torch.ones(4, 1)), batch_size=2)
-    trainer = build_trainer(TrainSpec("", "", "", 2, 4, 1, **spec), 1, 1, [], str(tmp_path))  # type: ignore[arg-type]
+    spec_ = TrainSpec(train_dir="", val_dir="", result_path="", num_classes=2, image_size=4, channels=1,
+                      **spec)  # type: ignore[arg-type]
+    trainer = build_trainer(spec_, 1, 1, [], str(tmp_path))
     trainer.fit(ScriptedLoss(losses), loader, loader)
     return trainer.current_epoch
 
@@ -55,7 +57,8 @@ def tiny_spec(tmp_path: Path, use_gpu: bool = False) -> TrainSpec:
     """Two classes on 4x4 images: class 0 dark, class 1 bright (shard i holds class i % 2)."""
     write_shards(tmp_path / "train", [6, 6, 6, 6])
     write_shards(tmp_path / "val", [4, 4])
-    return TrainSpec(str(tmp_path / "train"), str(tmp_path / "val"), str(tmp_path / "result.pt"), num_classes=4,
+    return TrainSpec(train_dir=str(tmp_path / "train"), val_dir=str(tmp_path / "val"),
+                     result_path=str(tmp_path / "result.pt"), num_classes=4,
                      image_size=4, channels=1, width=4, batch_size=4, max_epochs=2, min_epochs=1, patience=1,
                      use_gpu=use_gpu)
 
