@@ -9,43 +9,66 @@ import shapely
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from shared.contracts import REASON
 from shared.spark import ARROW_BATCH_ROWS_CONF, session_conf
 from shared.tables import is_file_reference
-from shared.task import TaskContext, TaskEntryPoint, TaskReport
+from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport, quarantine_table
 from shared.tracking import log_dict, log_figure, log_metrics, log_table_sample, log_text
 from usecases.geospatial import contracts
 from usecases.geospatial.aggregate import cell_stats, hexagon_map, map_cells, map_zones, points_extent, zone_stats
 from usecases.geospatial.config import GeospatialConfig
 from usecases.geospatial.cover import cover_zones, flag_zones, split_flagged
-from usecases.geospatial.generate import make_points, make_zones, true_zones
+from usecases.geospatial.generate import generate_points, make_zones, true_zones
 from usecases.geospatial.index import index_points
 from usecases.geospatial.join import choose_strategy, interior_share, join_points, load_zone_set
 from usecases.geospatial.web_map import TARGET_CELLS, build_map, choose_map_resolution, map_html
-from usecases.geospatial.zones_io import feature_collection_to_frame, is_feature_collection_file
+from usecases.geospatial.zones_io import ZonesFileError, feature_collection_to_frame, is_feature_collection_file
 
 Ctx = TaskContext[GeospatialConfig]
 MAP_OUTLINES_MAX = 5_000
+TOP_REASONS = 3
+
+
+def check_input(ctx: Ctx, cfg: GeospatialConfig, input_table: str, label: str, rows_in: int, rows_valid: int) -> None:
+    """Fail with one clear line when an input has no rows, none usable, or more quarantined than
+    ``max_quarantine_fraction`` of it (contract and geometry rejects together), naming the top reasons and the
+    quarantine table; the quarantine is already written, so it can be inspected."""
+    if rows_in == 0:
+        raise InputError(f"{input_table} input {label} has no rows")
+    rejected = rows_in - rows_valid
+    if rows_valid > 0 and rejected <= cfg.max_quarantine_fraction * rows_in:
+        return
+    name = quarantine_table(input_table)
+    # Grouped without a reason's trailing detail in parentheses (a parser's message differs per row).
+    reason = F.regexp_replace(F.col(REASON), r" \([^()]*\)$", "").alias(REASON)
+    top = (ctx.tables.read(name).groupBy(reason).count().orderBy(F.desc("count"), REASON).limit(TOP_REASONS)
+           .collect())
+    reasons = "; ".join(f"{r['count']:,} x {r[REASON]}" for r in top)
+    what = "no row is usable" if rows_valid == 0 else (
+        f"more than max_quarantine_fraction={cfg.max_quarantine_fraction:g} of the rows were quarantined")
+    raise InputError(f"{input_table} input {label}: {what} ({rejected:,} of {rows_in:,} quarantined; top reasons: "
+                     f"{reasons}); see table {ctx.tables.display_name(name)}")
 
 
 def run_generate(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
-    """Write the synthetic city (zones, points, points_truth) when none of those tables exists yet."""
+    """Write the synthetic city (zones, points, points_truth) when none of those tables exists yet: all or nothing,
+    so synthetic zones or truth never sit beside a user's own points. Points are made in Spark (any size)."""
     if not ctx.should_generate([cfg.zones_table, cfg.points_table, cfg.ground_truth_table], cfg):
         return TaskReport(rows_in=0, rows_out=0, balanced=False)
     spark = ctx.spark
     zones = make_zones(cfg.n_zones, cfg.seed, cfg.plant_bad_rows)
-    ctx.tables.write(spark.createDataFrame(zones, "zone_id bigint, name string, geometry string"), cfg.zones_table)
-    points = make_points(cfg.n_points, zones, cfg.seed, cfg.plant_bad_rows)
-    df = spark.createDataFrame(points, "point_id bigint, lat double, lon double, ts timestamp, value double")
-    if cfg.plant_bad_rows:  # pandas NaN arrives in Spark as null; plant one real NaN as well
-        df = df.withColumn("lat", F.when(F.col("point_id") == 1, F.lit(float("nan"))).otherwise(F.col("lat")))
-    ctx.tables.write(df, cfg.points_table)
-    ctx.tables.write(spark.createDataFrame(true_zones(points, zones)), cfg.ground_truth_table)
-    return TaskReport(rows_in=0, rows_out=len(zones) + len(points), balanced=False)
+    ctx.tables.write(spark.createDataFrame(zones, "zone_id string, name string, geometry string"), cfg.zones_table)
+    ctx.tables.write(generate_points(spark, cfg.n_points, zones, cfg.seed, cfg.plant_bad_rows), cfg.points_table)
+    # The truth is computed on the points as stored, for a seeded sample of them (generate.TRUTH_MAX_POINTS).
+    ctx.tables.write(true_zones(ctx.tables.read(cfg.points_table), zones), cfg.ground_truth_table)
+    return TaskReport(rows_in=0, rows_out=len(zones) + cfg.n_points, balanced=False,
+                      summary=[f"generated {len(zones):,} zones and {cfg.n_points:,} points"])
 
 
 def run_index(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
     """points -> points_indexed (+ cell BIGINT); bad coordinates -> points_quarantine with a reason."""
     valid, rows_in = ctx.read_with_contract(cfg.points_table, contracts.POINTS)
+    check_input(ctx, cfg, contracts.POINTS.table, cfg.points_table, rows_in, rows_in - ctx.quarantined)
     started = time.perf_counter()
     # Bigger Arrow batches than Spark's 10,000 rows: fewer round trips to the Python worker; measured ~10%
     # more points/s at 1M-4M points (benchmarks/geospatial.py). The write must run inside the block.
@@ -66,7 +89,13 @@ def read_zones(ctx: Ctx, cfg: GeospatialConfig) -> DataFrame:
     """The zones table or file; a GeoJSON FeatureCollection file becomes rows of (zone_id, name, geometry)."""
     name = cfg.zones_table
     if is_file_reference(name) and is_feature_collection_file(name):
-        frame = feature_collection_to_frame(Path(name).read_text(encoding="utf-8"))
+        try:
+            frame = feature_collection_to_frame(Path(name).read_text(encoding="utf-8-sig"))
+        except ZonesFileError as exc:
+            raise InputError(f"zones file {name}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(f"zones file {name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                             f"{exc.start}); GeoJSON is UTF-8 (RFC 8259)") from exc
         return ctx.spark.createDataFrame(frame, "zone_id string, name string, geometry string")
     return ctx.tables.read(name)
 
@@ -78,15 +107,17 @@ def run_cover(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
     # Cleaning feeds zones_clean and the quarantine: stage it once (serverless has no cache).
     with ctx.staged(flag_zones(valid, cfg.resolution, cfg.max_cells_per_zone), "flagged_zones") as flagged:
         clean, rejected = split_flagged(flagged)
-        ctx.tables.write(clean, cfg.zones_clean_table)
         ctx.add_to_quarantine(contracts.ZONES.table, rejected)
+        check_input(ctx, cfg, contracts.ZONES.table, cfg.zones_table, rows_in, rows_in - ctx.quarantined)
+        ctx.tables.write(clean, cfg.zones_clean_table)
     zones_clean = ctx.tables.read(cfg.zones_clean_table)
+    rows_out, rows_quarantined = zones_clean.count(), ctx.quarantined
     ctx.tables.write(cover_zones(zones_clean, cfg.resolution), cfg.zone_cells_table)
     cells = ctx.tables.read(cfg.zone_cells_table)
-    rows_out, rows_quarantined = zones_clean.count(), ctx.quarantined
     metrics = {"zones_clean": rows_out, "zones_quarantined": rows_quarantined,
-               "zones_repaired": zones_clean.filter("repaired").count(), "zone_cells": cells.count(),
-               "interior_cell_share": interior_share(cells)}
+               "zones_repaired": zones_clean.filter("repaired").count(),
+               "zones_split_at_antimeridian": zones_clean.filter("split_at_antimeridian").count(),
+               "zone_cells": cells.count(), "interior_cell_share": interior_share(cells)}
     with ctx.mlflow_run(cfg):
         log_metrics(metrics)
     return TaskReport(rows_in, rows_out, rows_quarantined, metrics=metrics)
