@@ -97,8 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.verbose:
         os.environ[VERBOSE_ENV] = "1"
-    else:  # third-party INFO chatter (MLflow's store set-up...) stays out of a run's output; -v shows it
+    else:  # third-party chatter (MLflow's store set-up, its download bars) stays out of a run's output; -v shows it
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        from shared.noise import quiet_third_party
+
+        quiet_third_party()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command in browse.COMMANDS:

@@ -37,7 +37,7 @@ def test_run_executes_tasks_in_order_with_row_counts(spark, toy, warehouse: Path
     quarantine = spark.read.parquet(
         str(next((warehouse / "toy_catalog" / "toy_schema" / "toy_raw_quarantine").glob("v*")))
     )
-    assert {r.reason for r in quarantine.collect()} == {"amount must be >= 0"}
+    assert {r.quarantine_reason for r in quarantine.collect()} == {"amount must be >= 0"}
 
 
 def test_rerun_gives_the_same_tables(spark, toy, warehouse: Path, mlflow_store: str) -> None:

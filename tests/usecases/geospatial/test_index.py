@@ -30,13 +30,13 @@ def test_bad_coordinates_are_quarantined_with_reasons(spark) -> None:
     raw = spark.createDataFrame(ROWS, "point_id string, lat string, lon string, value string")
     result = apply_contract(raw, POINTS)
     reasons = {r["point_id"]: r[REASON] for r in result.quarantined.collect()}
-    assert reasons["2"] == "lat is NaN"
+    assert reasons["2"] == "lat is not a finite number: NaN"
     assert reasons["3"] == "lat outside [-90, 90]"
     assert reasons["4"] == "lon outside [-180, 180]"
     assert reasons["5"] == "lat is null"
-    assert "lat is not a valid double" in reasons["6"]
+    assert "lat is not a number: abc" in reasons["6"]
     assert "duplicate key" in reasons["8"]
-    assert reasons[" "] == "point_id is blank" and reasons[None] == "point_id is null"
+    assert reasons[" "] == "point_id is null" and reasons[None] == "point_id is null"  # blank id text is null
     assert sorted(r["point_id"] for r in result.valid.collect()) == ["1", "7", "FJI-00M"]
     indexed = {r["point_id"]: r["cell"] for r in index_points(result.valid, 9).collect()}
     assert indexed == {"1": h3i.latlng_to_cell(40.7, -73.9, 9), "7": h3i.latlng_to_cell(-90, 180, 9),
