@@ -9,7 +9,7 @@ import shapely
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from shared.contracts import REASON
+from shared.contracts import REASON, ContractResult, check_quarantine_budget
 from shared.spark import ARROW_BATCH_ROWS_CONF, session_conf
 from shared.tables import is_file_reference
 from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport, quarantine_table
@@ -26,28 +26,25 @@ from usecases.geospatial.zones_io import ZonesFileError, feature_collection_to_f
 
 Ctx = TaskContext[GeospatialConfig]
 MAP_OUTLINES_MAX = 5_000
-TOP_REASONS = 3
 
 
-def check_input(ctx: Ctx, cfg: GeospatialConfig, input_table: str, label: str, rows_in: int, rows_valid: int) -> None:
-    """Fail with one clear line when an input has no rows, none usable, or more quarantined than
-    ``max_quarantine_fraction`` of it (contract and geometry rejects together), naming the top reasons and the
-    quarantine table; the quarantine is already written, so it can be inspected."""
-    if rows_in == 0:
-        raise InputError(f"{input_table} input {label} has no rows")
-    rejected = rows_in - rows_valid
-    if rows_valid > 0 and rejected <= cfg.max_quarantine_fraction * rows_in:
-        return
-    name = quarantine_table(input_table)
-    # Grouped without a reason's trailing detail in parentheses (a parser's message differs per row).
-    reason = F.regexp_replace(F.col(REASON), r" \([^()]*\)$", "").alias(REASON)
-    top = (ctx.tables.read(name).groupBy(reason).count().orderBy(F.desc("count"), REASON).limit(TOP_REASONS)
-           .collect())
-    reasons = "; ".join(f"{r['count']:,} x {r[REASON]}" for r in top)
-    what = "no row is usable" if rows_valid == 0 else (
-        f"more than max_quarantine_fraction={cfg.max_quarantine_fraction:g} of the rows were quarantined")
-    raise InputError(f"{input_table} input {label}: {what} ({rejected:,} of {rows_in:,} quarantined; top reasons: "
-                     f"{reasons}); see table {ctx.tables.display_name(name)}")
+def geometry_reason_kinds(rejected: DataFrame) -> dict[str, int]:
+    """Zone geometry rejects counted per kind of reason, as the contract counts its own: without a parser's
+    trailing detail in parentheses and with a zone's own cell estimate as N (a few kinds, whatever the rows)."""
+    kind = F.regexp_replace(F.regexp_replace(F.col(REASON), r" \([^()]*\)$", ""), r"about [0-9,]+ cells",
+                            "about N cells")
+    return {r[0]: r[1] for r in rejected.groupBy(kind.alias("kind")).count().collect()}
+
+
+def check_zone_budget(ctx: Ctx, cfg: GeospatialConfig, rows_in: int, clean: DataFrame, rejected: DataFrame) -> None:
+    """The quarantine budget over the zones' contract and geometry rejects together (the contract alone was
+    checked on read): one line with the share and the top reasons, after the quarantine table is written."""
+    reasons = tuple(sorted(ctx.quarantine_reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    result = ContractResult(clean, rejected, rows_in, rows_in - ctx.quarantined, ctx.quarantined, reasons)
+    label = cfg.zones_table if is_file_reference(cfg.zones_table) else ctx.tables.display_name(cfg.zones_table)
+    where = (f"contract and geometry checks of {label}; quarantine in "
+             f"{ctx.tables.display_name(quarantine_table(contracts.ZONES.table))}")
+    check_quarantine_budget(result, contracts.ZONES.table, ctx.max_quarantine_fraction, where)
 
 
 def run_generate(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
@@ -68,7 +65,6 @@ def run_generate(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
 def run_index(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
     """points -> points_indexed (+ cell BIGINT); bad coordinates -> points_quarantine with a reason."""
     valid, rows_in = ctx.read_with_contract(cfg.points_table, contracts.POINTS)
-    check_input(ctx, cfg, contracts.POINTS.table, cfg.points_table, rows_in, rows_in - ctx.quarantined)
     started = time.perf_counter()
     # Bigger Arrow batches than Spark's 10,000 rows: fewer round trips to the Python worker; measured ~10%
     # more points/s at 1M-4M points (benchmarks/geospatial.py). The write must run inside the block.
@@ -108,7 +104,8 @@ def run_cover(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
     with ctx.staged(flag_zones(valid, cfg.resolution, cfg.max_cells_per_zone), "flagged_zones") as flagged:
         clean, rejected = split_flagged(flagged)
         ctx.add_to_quarantine(contracts.ZONES.table, rejected)
-        check_input(ctx, cfg, contracts.ZONES.table, cfg.zones_table, rows_in, rows_in - ctx.quarantined)
+        ctx.note_reasons(geometry_reason_kinds(rejected))
+        check_zone_budget(ctx, cfg, rows_in, clean, rejected)
         ctx.tables.write(clean, cfg.zones_clean_table)
     zones_clean = ctx.tables.read(cfg.zones_clean_table)
     rows_out, rows_quarantined = zones_clean.count(), ctx.quarantined
