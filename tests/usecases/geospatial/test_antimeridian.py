@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import h3.api.basic_int as h3i
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,6 +112,9 @@ def test_cover_of_the_cut_parts_is_sound_and_sized_like_the_zone(resolution: int
         geom = clean_geometry(text, resolution, 10**7).geometry
         cells, is_boundary = cover_geometry(geom, resolution)
         assert len(cells) < 4 * estimated_cell_count(approx_area_km2(geom), resolution) + 200
+        centers_lon = np.array([h3i.cell_to_latlng(int(c))[1] for c in cells])
+        assert (np.abs(centers_lon) > 179.0).all()  # every cell hugs +-180: none out along the 358-degree way round
+        assert (centers_lon > 0).any() and (centers_lon < 0).any()  # cells on both sides
         expected = reference(points)["zone_id"] == zone_id
         inside = points.set_index("point_id").sort_index()[expected.to_numpy()]
         point_cells = latlng_to_cells(inside["lat"].to_numpy(), inside["lon"].to_numpy(), resolution)
