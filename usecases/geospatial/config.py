@@ -18,16 +18,17 @@ class GeospatialConfig(JobConfig):
     CSV/Parquet (zone_id, name, geometry as WKT or GeoJSON) or a GeoJSON FeatureCollection (``.geojson``).
     """
 
-    points_table: str = param("points", "input: points (point_id, lat, lon, ts?, value?); table name or, locally, "
-                              "a CSV/Parquet path")
-    zones_table: str = param("zones", "input: zones (zone_id, name, geometry as WKT or GeoJSON); table name or, "
-                             "locally, a CSV/Parquet path or a GeoJSON FeatureCollection (.geojson)")
-    ground_truth_table: str = param("points_truth", "output of generate: each generated point's true zone "
-                                    "(for evaluation)")
+    points_table: str = param("points", "input: points (point_id text, lat, lon, ts?, value?); table name or, "
+                              "locally, a CSV/Parquet path")
+    zones_table: str = param("zones", "input: zones (zone_id text, name, geometry as WKT or GeoJSON); table name "
+                             "or, locally, a CSV/Parquet path or a GeoJSON FeatureCollection (.geojson)")
+    ground_truth_table: str = param("points_truth", "output of generate: the true zone of generated points 1..200,000 "
+                                    "(all of them at the default size), for evaluation")
     points_indexed_table: str = param("points_indexed", "output: valid points with their H3 cell")
     zones_clean_table: str = param("zones_clean", "output: valid (or repaired) zones with their geometry")
     zone_cells_table: str = param("zone_cells", "output: the H3 cells covering each zone, interior or boundary")
-    points_zoned_table: str = param("points_zoned", "output: every point with its zone (lowest zone_id if several)")
+    points_zoned_table: str = param("points_zoned", "output: every point with its zone (if several, the lowest "
+                                    "zone_id in text order)")
     cell_stats_table: str = param("h3_cell_stats", "output: points and values per H3 cell")
     zone_stats_table: str = param("zone_stats", "output: points and values per zone")
     n_points: int = param(200_000, "points the generate task writes")

@@ -25,11 +25,12 @@ from usecases.geospatial.cells import cover_geometry
 from usecases.geospatial.geometry import approx_area_km2, clean_geometry
 
 CLEAN_SCHEMA = StructType([
-    StructField("zone_id", LongType(), False),
+    StructField("zone_id", StringType(), False),
     StructField("name", StringType(), True),
     StructField("geometry", StringType(), True),
     StructField("wkb", BinaryType(), True),
     StructField("repaired", BooleanType(), False),
+    StructField("split_at_antimeridian", BooleanType(), False),
     StructField("n_parts", IntegerType(), True),
     StructField("n_holes", IntegerType(), True),
     StructField("area_km2", DoubleType(), True),
@@ -37,7 +38,7 @@ CLEAN_SCHEMA = StructType([
 ])
 
 ZONE_CELLS_SCHEMA = StructType([
-    StructField("zone_id", LongType(), False),
+    StructField("zone_id", StringType(), False),
     StructField("cell", LongType(), False),
     StructField("is_boundary", BooleanType(), False),
 ])
@@ -51,7 +52,8 @@ def clean_zones_frame(pdf: pd.DataFrame, resolution: int, max_cells: int) -> pd.
         geom = result.geometry
         parts = shapely.get_parts(geom) if geom is not None else []
         rows.append({
-            "zone_id": zone_id, "name": name, "geometry": text, "repaired": result.repaired, "reason": result.reason,
+            "zone_id": zone_id, "name": name, "geometry": text, "repaired": result.repaired,
+            "split_at_antimeridian": result.split_at_antimeridian, "reason": result.reason,
             "wkb": shapely.to_wkb(geom) if geom is not None else None,
             "n_parts": len(parts) if geom is not None else None,
             "n_holes": int(sum(shapely.get_num_interior_rings(parts))) if geom is not None else None,
@@ -66,7 +68,7 @@ def cover_zones_frame(pdf: pd.DataFrame, resolution: int) -> pd.DataFrame:
     for zone_id, wkb in zip(pdf["zone_id"], pdf["wkb"], strict=True):
         cells, is_boundary = cover_geometry(shapely.from_wkb(wkb), resolution)
         frames.append(pd.DataFrame({"zone_id": zone_id, "cell": cells, "is_boundary": is_boundary}))
-    return pd.concat(frames, ignore_index=True).astype({"zone_id": "int64", "cell": "int64", "is_boundary": bool})
+    return pd.concat(frames, ignore_index=True).astype({"zone_id": object, "cell": "int64", "is_boundary": bool})
 
 
 def _map(batches: Iterator[pd.DataFrame], fn, **kwargs) -> Iterator[pd.DataFrame]:  # noqa: ANN001 - frame function

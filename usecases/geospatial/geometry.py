@@ -1,10 +1,16 @@
-"""Zone geometry parsing and repair: WKT or GeoJSON text to a valid lon/lat (Multi)Polygon, or a reason it cannot be."""
+"""Zone geometry parsing and repair: WKT or GeoJSON text to a valid lon/lat (Multi)Polygon, or a reason it cannot be.
+
+Polygons crossing the antimeridian are cut there, as RFC 7946 (section 3.1.9) asks of GeoJSON writers: a ring
+whose longitude jumps by more than 180 degrees between two vertices is read as crossing +-180 (the short way
+round), not as a band around the rest of the world.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -21,6 +27,79 @@ class CleanGeometry:
     geometry: BaseGeometry | None
     repaired: bool = False
     reason: str | None = None
+    split_at_antimeridian: bool = False
+
+
+class AntimeridianError(ValueError):
+    """A ring whose longitudes cannot be read as crossing the antimeridian once (it circles a pole)."""
+
+
+def _is_seam(a: float, b: float) -> bool:
+    """A step between two vertices both exactly on +-180: a move along the map's edge, not a crossing."""
+    return abs(a) == 180.0 and abs(b) == 180.0
+
+
+def _unwrapped(ring: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A closed ring's (x, y) with longitudes made continuous across the antimeridian, and whether it crossed.
+
+    Every step of more than 180 degrees in longitude (other than along the +-180 edge itself) is taken the short
+    way round; the ring then lies in one continuous frame, with longitudes beyond +-180 on the far side.
+    """
+    x = ring[:, 0]
+    steps = np.diff(x)
+    jumps = (np.abs(steps) > 180.0) & ~np.array([_is_seam(a, b) for a, b in zip(x[:-1], x[1:], strict=True)])
+    if not jumps.any():
+        return ring, False
+    shifts = np.where(jumps, -360.0 * np.sign(steps), 0.0)
+    out = ring.copy()
+    out[1:, 0] = x[1:] + np.cumsum(shifts)
+    if abs(out[-1, 0] - out[0, 0]) > 1e-9:
+        raise AntimeridianError("a ring circles a pole (its longitudes wrap all the way round); give it as a "
+                                "polygon that runs along +-180 and the pole, or split it into parts")
+    return out, True
+
+
+def _crossing_parts(polygon: shapely.Polygon) -> list[shapely.Polygon] | None:
+    """The parts of a polygon that crosses the antimeridian, each on its own side; None when it does not cross."""
+    shell, crossed = _unwrapped(np.asarray(polygon.exterior.coords)[:, :2])
+    holes = []
+    for interior in polygon.interiors:
+        hole, hole_crossed = _unwrapped(np.asarray(interior.coords)[:, :2])
+        crossed |= hole_crossed
+        holes.append(hole)
+    if not crossed:
+        return None
+    middle = (shell[:, 0].min() + shell[:, 0].max()) / 2
+    placed = []
+    for hole in holes:  # a hole goes in the shell's frame: the copy of it nearest the shell
+        hole = hole.copy()
+        hole[:, 0] += 360.0 * round((middle - (hole[:, 0].min() + hole[:, 0].max()) / 2) / 360.0)
+        placed.append(hole)
+    whole = shapely.Polygon(shell, placed)
+    if not whole.is_valid:
+        whole = polygonal_part(shapely.make_valid(whole))
+    parts = []
+    for offset in (-360.0, 0.0, 360.0):
+        piece = whole.intersection(shapely.box(-180.0 + offset, -90.0, 180.0 + offset, 90.0))
+        piece = shapely.affinity.translate(polygonal_part(piece), -offset) if not piece.is_empty else piece
+        parts.extend(p for p in shapely.get_parts(piece) if p.geom_type == "Polygon" and p.area > 0)
+    return parts
+
+
+def split_antimeridian(geom: BaseGeometry) -> tuple[BaseGeometry, bool]:
+    """A Polygon/MultiPolygon with every part that crosses the antimeridian cut at +-180 into parts on each side
+    (RFC 7946 3.1.9), and whether anything was cut. Raises AntimeridianError for a ring that circles a pole."""
+    if geom.geom_type not in POLYGONAL:
+        return geom, False
+    polygons = list(geom.geoms) if geom.geom_type == "MultiPolygon" else [geom]
+    out, cut = [], False
+    for polygon in polygons:
+        parts = _crossing_parts(polygon)
+        cut |= parts is not None
+        out.extend([polygon] if parts is None else parts)
+    if not cut:
+        return geom, False
+    return shapely.MultiPolygon(out), True
 
 
 def parse_geometry(text: str) -> BaseGeometry:
@@ -58,8 +137,10 @@ def clean_geometry(text: str | None, resolution: int, max_cells: int) -> CleanGe
     """Parse, check and repair one zone geometry. Never raises: a bad zone gets a reason instead.
 
     Self-intersecting or otherwise invalid polygons are repaired with ``shapely.make_valid`` (keeping the areal
-    parts) and flagged ``repaired``; unparseable text, non-areal types, coordinates outside lon/lat range (for
-    example projected metres), empty results and zones needing more than ``max_cells`` cells are rejected.
+    parts) and flagged ``repaired``; polygons crossing the antimeridian are cut there (``split_antimeridian``) and
+    flagged ``split_at_antimeridian``; unparseable text, non-areal types, non-finite coordinates, coordinates
+    outside lon/lat range (for example projected metres), rings circling a pole, empty results and zones needing
+    more than ``max_cells`` cells are rejected.
     """
     if text is None or not str(text).strip():
         return CleanGeometry(None, reason="geometry is empty")
@@ -71,16 +152,27 @@ def clean_geometry(text: str | None, resolution: int, max_cells: int) -> CleanGe
         return CleanGeometry(None, reason=f"geometry type {geom.geom_type} is not Polygon or MultiPolygon")
     if geom.is_empty:
         return CleanGeometry(None, reason="geometry is empty")
+    if not np.isfinite(shapely.get_coordinates(geom)).all():
+        return CleanGeometry(None, reason="geometry has coordinates that are not finite numbers (NaN or infinity)")
     xmin, ymin, xmax, ymax = geom.bounds
-    if not all(map(math.isfinite, (xmin, ymin, xmax, ymax))) or xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
+    if xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
         return CleanGeometry(None, reason="coordinates are outside lon [-180, 180] / lat [-90, 90] (not WGS84?)")
-    repaired = not geom.is_valid or geom.geom_type == "GeometryCollection"
-    if repaired:
+    if geom.geom_type == "GeometryCollection":
+        geom = polygonal_part(geom)
+        repaired = True
+    else:
+        repaired = False
+    try:
+        geom, split = split_antimeridian(geom)
+    except AntimeridianError as exc:
+        return CleanGeometry(None, reason=str(exc))
+    if not geom.is_valid:
         geom = polygonal_part(shapely.make_valid(geom))
+        repaired = True
     if geom.is_empty or geom.area == 0:
         return CleanGeometry(None, repaired, reason="geometry has no area" + (" after repair" if repaired else ""))
     cells = estimated_cell_count(approx_area_km2(geom), resolution)
     if cells > max_cells:
         return CleanGeometry(None, repaired, reason=f"zone needs about {cells:,.0f} cells at resolution {resolution} "
-                                                    f"(max_cells_per_zone={max_cells})")
-    return CleanGeometry(geom, repaired)
+                                                    f"(max_cells_per_zone={max_cells})", split_at_antimeridian=split)
+    return CleanGeometry(geom, repaired, split_at_antimeridian=split)

@@ -9,38 +9,57 @@ import shapely
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from shared.contracts import REASON, ContractResult, check_quarantine_budget
 from shared.spark import ARROW_BATCH_ROWS_CONF, session_conf
 from shared.tables import is_file_reference
-from shared.task import TaskContext, TaskEntryPoint, TaskReport
+from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport, quarantine_table
 from shared.tracking import log_dict, log_figure, log_metrics, log_table_sample, log_text
 from usecases.geospatial import contracts
 from usecases.geospatial.aggregate import cell_stats, hexagon_map, map_cells, map_zones, points_extent, zone_stats
 from usecases.geospatial.config import GeospatialConfig
 from usecases.geospatial.cover import cover_zones, flag_zones, split_flagged
-from usecases.geospatial.generate import make_points, make_zones, true_zones
+from usecases.geospatial.generate import generate_points, make_zones, true_zones
 from usecases.geospatial.index import index_points
 from usecases.geospatial.join import choose_strategy, interior_share, join_points, load_zone_set
 from usecases.geospatial.web_map import TARGET_CELLS, build_map, choose_map_resolution, map_html
-from usecases.geospatial.zones_io import feature_collection_to_frame, is_feature_collection_file
+from usecases.geospatial.zones_io import ZonesFileError, feature_collection_to_frame, is_feature_collection_file
 
 Ctx = TaskContext[GeospatialConfig]
 MAP_OUTLINES_MAX = 5_000
 
 
+def geometry_reason_kinds(rejected: DataFrame) -> dict[str, int]:
+    """Zone geometry rejects counted per kind of reason, as the contract counts its own: without a parser's
+    trailing detail in parentheses and with a zone's own cell estimate as N (a few kinds, whatever the rows)."""
+    kind = F.regexp_replace(F.regexp_replace(F.col(REASON), r" \([^()]*\)$", ""), r"about [0-9,]+ cells",
+                            "about N cells")
+    return {r[0]: r[1] for r in rejected.groupBy(kind.alias("kind")).count().collect()}
+
+
+def check_zone_budget(ctx: Ctx, cfg: GeospatialConfig, rows_in: int, clean: DataFrame, rejected: DataFrame) -> None:
+    """The quarantine budget over the zones' contract and geometry rejects together (the contract alone was
+    checked on read): one line with the share and the top reasons, after the quarantine table is written."""
+    reasons = tuple(sorted(ctx.quarantine_reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    result = ContractResult(clean, rejected, rows_in, rows_in - ctx.quarantined, ctx.quarantined, reasons)
+    label = cfg.zones_table if is_file_reference(cfg.zones_table) else ctx.tables.display_name(cfg.zones_table)
+    where = (f"contract and geometry checks of {label}; quarantine in "
+             f"{ctx.tables.display_name(quarantine_table(contracts.ZONES.table))}")
+    check_quarantine_budget(result, contracts.ZONES.table, ctx.max_quarantine_fraction, where)
+
+
 def run_generate(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
-    """Write the synthetic city (zones, points, points_truth) when none of those tables exists yet."""
+    """Write the synthetic city (zones, points, points_truth) when none of those tables exists yet: all or nothing,
+    so synthetic zones or truth never sit beside a user's own points. Points are made in Spark (any size)."""
     if not ctx.should_generate([cfg.zones_table, cfg.points_table, cfg.ground_truth_table], cfg):
         return TaskReport(rows_in=0, rows_out=0, balanced=False)
     spark = ctx.spark
     zones = make_zones(cfg.n_zones, cfg.seed, cfg.plant_bad_rows)
-    ctx.tables.write(spark.createDataFrame(zones, "zone_id bigint, name string, geometry string"), cfg.zones_table)
-    points = make_points(cfg.n_points, zones, cfg.seed, cfg.plant_bad_rows)
-    df = spark.createDataFrame(points, "point_id bigint, lat double, lon double, ts timestamp, value double")
-    if cfg.plant_bad_rows:  # pandas NaN arrives in Spark as null; plant one real NaN as well
-        df = df.withColumn("lat", F.when(F.col("point_id") == 1, F.lit(float("nan"))).otherwise(F.col("lat")))
-    ctx.tables.write(df, cfg.points_table)
-    ctx.tables.write(spark.createDataFrame(true_zones(points, zones)), cfg.ground_truth_table)
-    return TaskReport(rows_in=0, rows_out=len(zones) + len(points), balanced=False)
+    ctx.tables.write(spark.createDataFrame(zones, "zone_id string, name string, geometry string"), cfg.zones_table)
+    ctx.tables.write(generate_points(spark, cfg.n_points, zones, cfg.seed, cfg.plant_bad_rows), cfg.points_table)
+    # The truth is computed on the points as stored, for a seeded sample of them (generate.TRUTH_MAX_POINTS).
+    ctx.tables.write(true_zones(ctx.tables.read(cfg.points_table), zones), cfg.ground_truth_table)
+    return TaskReport(rows_in=0, rows_out=len(zones) + cfg.n_points, balanced=False,
+                      summary=[f"generated {len(zones):,} zones and {cfg.n_points:,} points"])
 
 
 def run_index(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
@@ -66,7 +85,13 @@ def read_zones(ctx: Ctx, cfg: GeospatialConfig) -> DataFrame:
     """The zones table or file; a GeoJSON FeatureCollection file becomes rows of (zone_id, name, geometry)."""
     name = cfg.zones_table
     if is_file_reference(name) and is_feature_collection_file(name):
-        frame = feature_collection_to_frame(Path(name).read_text(encoding="utf-8"))
+        try:
+            frame = feature_collection_to_frame(Path(name).read_text(encoding="utf-8-sig"))
+        except ZonesFileError as exc:
+            raise InputError(f"zones file {name}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(f"zones file {name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                             f"{exc.start}); GeoJSON is UTF-8 (RFC 8259)") from exc
         return ctx.spark.createDataFrame(frame, "zone_id string, name string, geometry string")
     return ctx.tables.read(name)
 
@@ -78,15 +103,18 @@ def run_cover(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
     # Cleaning feeds zones_clean and the quarantine: stage it once (serverless has no cache).
     with ctx.staged(flag_zones(valid, cfg.resolution, cfg.max_cells_per_zone), "flagged_zones") as flagged:
         clean, rejected = split_flagged(flagged)
-        ctx.tables.write(clean, cfg.zones_clean_table)
         ctx.add_to_quarantine(contracts.ZONES.table, rejected)
+        ctx.note_reasons(geometry_reason_kinds(rejected))
+        check_zone_budget(ctx, cfg, rows_in, clean, rejected)
+        ctx.tables.write(clean, cfg.zones_clean_table)
     zones_clean = ctx.tables.read(cfg.zones_clean_table)
+    rows_out, rows_quarantined = zones_clean.count(), ctx.quarantined
     ctx.tables.write(cover_zones(zones_clean, cfg.resolution), cfg.zone_cells_table)
     cells = ctx.tables.read(cfg.zone_cells_table)
-    rows_out, rows_quarantined = zones_clean.count(), ctx.quarantined
     metrics = {"zones_clean": rows_out, "zones_quarantined": rows_quarantined,
-               "zones_repaired": zones_clean.filter("repaired").count(), "zone_cells": cells.count(),
-               "interior_cell_share": interior_share(cells)}
+               "zones_repaired": zones_clean.filter("repaired").count(),
+               "zones_split_at_antimeridian": zones_clean.filter("split_at_antimeridian").count(),
+               "zone_cells": cells.count(), "interior_cell_share": interior_share(cells)}
     with ctx.mlflow_run(cfg):
         log_metrics(metrics)
     return TaskReport(rows_in, rows_out, rows_quarantined, metrics=metrics)

@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import IntegerType, LongType, StructField, StructType
+from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
 from shared.config import ConfigError
 from usecases.geospatial.exact import ZoneSet, first_zone_per_point, strtree_match
 
-MATCH_SCHEMA = StructType([StructField("point_id", LongType(), False), StructField("zone_id", LongType(), False)])
+MATCH_SCHEMA = StructType([StructField("point_id", StringType(), False), StructField("zone_id", StringType(), False)])
 BROADCAST_MAX_CELLS = 5_000_000  # about 200 MB of lookup rows on every executor
-ZONE_COLUMNS = (StructField("zone_id", LongType(), True), StructField("n_zones", IntegerType(), False))
+ZONE_COLUMNS = (StructField("zone_id", StringType(), True), StructField("n_zones", IntegerType(), False))
 
 
 def load_zone_set(zones_clean: DataFrame, max_zones: int) -> ZoneSet:
@@ -30,7 +30,7 @@ def load_zone_set(zones_clean: DataFrame, max_zones: int) -> ZoneSet:
     if n > max_zones:
         raise ConfigError(f"{n:,} zones exceed max_zones={max_zones:,}; raise it if the driver can hold them")
     pdf = zones_clean.select("zone_id", "wkb").toPandas()
-    return ZoneSet(pdf["zone_id"].to_numpy(np.int64), [bytes(b) for b in pdf["wkb"]])
+    return ZoneSet(pdf["zone_id"].to_numpy(object), [bytes(b) for b in pdf["wkb"]])
 
 
 def interior_share(zone_cells: DataFrame) -> float:
@@ -60,7 +60,7 @@ def choose_strategy(requested: str, n_zones: int, share_interior: float, min_zon
 
 def cell_lookup(zone_cells: DataFrame) -> DataFrame:
     """zone_cells -> one row per cell: cell, interior (sorted zone ids), boundary (sorted zone ids needing a check)."""
-    empty = F.array().cast("array<bigint>")
+    empty = F.array().cast("array<string>")
     return zone_cells.groupBy("cell").agg(
         F.coalesce(F.array_sort(F.collect_list(F.when(~F.col("is_boundary"), F.col("zone_id")))), empty)
         .alias("interior"),
@@ -73,8 +73,8 @@ def _flatten(lists: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """A column of id arrays -> (row index repeated per id, ids), for vectorized work on ragged lists."""
     lengths = lists.map(len).to_numpy()
     if lengths.sum() == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.repeat(np.arange(len(lists)), lengths), np.concatenate(lists.to_list()).astype(np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    return np.repeat(np.arange(len(lists)), lengths), np.concatenate(lists.to_list()).astype(object)
 
 
 def _exact_boundary(batches: Iterator[pd.DataFrame], zones: ZoneSet, columns: list[str]) -> Iterator[pd.DataFrame]:
@@ -82,17 +82,17 @@ def _exact_boundary(batches: Iterator[pd.DataFrame], zones: ZoneSet, columns: li
     for pdf in batches:
         rows_in, zone_in = _flatten(pdf["interior"])
         rows_b, zone_b = _flatten(pdf["boundary"])
-        inside = zones.hits(zones.index_of(zone_b), pdf["lon"].to_numpy()[rows_b], pdf["lat"].to_numpy()[rows_b])
-        zone_id, n_zones = first_zone_per_point(len(pdf), np.r_[rows_in, rows_b[inside]],
-                                                np.r_[zone_in, zone_b[inside]])
-        yield pdf[columns].assign(zone_id=pd.array(np.where(np.isnan(zone_id), pd.NA, zone_id), dtype="Int64"),
-                                  n_zones=n_zones)
+        pos_b = zones.index_of(zone_b)
+        inside = zones.hits(pos_b, pdf["lon"].to_numpy()[rows_b], pdf["lat"].to_numpy()[rows_b])
+        first, n_zones = first_zone_per_point(len(pdf), np.r_[rows_in, rows_b[inside]],
+                                              np.r_[zones.index_of(zone_in), pos_b[inside]])
+        yield pdf[columns].assign(zone_id=zones.ids_at(first), n_zones=n_zones)
 
 
 def _exact_pairs(batches: Iterator[pd.DataFrame], zones: ZoneSet) -> Iterator[pd.DataFrame]:
     """Every (point, zone) pair (point_id, lon, lat, zone_id) -> the pairs where the point is in the zone."""
     for pdf in batches:
-        positions = zones.index_of(pdf["zone_id"].to_numpy(np.int64))
+        positions = zones.index_of(pdf["zone_id"].to_numpy(object))
         inside = zones.hits(positions, pdf["lon"].to_numpy(), pdf["lat"].to_numpy())
         yield pdf.loc[inside, ["point_id", "zone_id"]]
 
@@ -114,7 +114,7 @@ def join_h3(points: DataFrame, lookup: DataFrame, zones: ZoneSet, broadcast_cell
     per-cell lookup broadcast, no point row is shuffled.
     """
     joined = points.join(F.broadcast(lookup) if broadcast_cells else lookup, "cell", "left")
-    empty = F.array().cast("array<bigint>")
+    empty = F.array().cast("array<string>")
     joined = joined.withColumns({"interior": F.coalesce("interior", empty), "boundary": F.coalesce("boundary", empty)})
     decided = joined.filter(F.size("boundary") == 0).select(
         *points.columns, F.array_min("interior").alias("zone_id"), F.size("interior").cast("int").alias("n_zones"))
@@ -127,8 +127,7 @@ def join_h3(points: DataFrame, lookup: DataFrame, zones: ZoneSet, broadcast_cell
 def _strtree_batches(batches: Iterator[pd.DataFrame], zones: ZoneSet) -> Iterator[pd.DataFrame]:
     for pdf in batches:
         zone_id, n_zones = strtree_match(zones, pdf["lon"].to_numpy(), pdf["lat"].to_numpy())
-        yield pdf.assign(zone_id=pd.array(np.where(np.isnan(zone_id), pd.NA, zone_id), dtype="Int64"),
-                         n_zones=n_zones)
+        yield pdf.assign(zone_id=zone_id, n_zones=n_zones)
 
 
 def join_strtree(points: DataFrame, zones: ZoneSet) -> DataFrame:

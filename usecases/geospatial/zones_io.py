@@ -10,35 +10,64 @@ import pandas as pd
 GEOJSON_SUFFIXES = (".geojson", ".json")
 ZONE_ID_KEYS = ("zone_id", "id", "ZONE_ID", "LocationID", "OBJECTID")
 NAME_KEYS = ("name", "zone_name", "zone", "NAME")
+PEEK_CHARS = 4096
+
+
+class ZonesFileError(ValueError):
+    """A zones file that is not a usable GeoJSON FeatureCollection (the whole file, not one feature)."""
 
 
 def is_feature_collection_file(path: str) -> bool:
-    """Whether ``path`` is a .geojson/.json file holding a FeatureCollection (peeks at the start of the file)."""
+    """Whether ``path`` should be read as a FeatureCollection: any ``.geojson`` file, or a ``.json`` file whose
+    start names a FeatureCollection or its ``features`` (other JSON is read as rows by the table store)."""
     file = Path(path)
     if not file.is_file() or not file.name.lower().endswith(GEOJSON_SUFFIXES):
         return False
-    with file.open("r", encoding="utf-8") as handle:
-        head = handle.read(4096)
-    return '"FeatureCollection"' in head or file.name.lower().endswith(".geojson")
+    if file.name.lower().endswith(".geojson"):
+        return True
+    with file.open("r", encoding="utf-8", errors="replace") as handle:
+        head = handle.read(PEEK_CHARS)
+    return '"FeatureCollection"' in head or '"features"' in head
+
+
+def _id_text(value: object) -> str:
+    """An id as text: whole numbers as their digits (7 and 7.0 both "7"), anything else as written."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def feature_collection_to_frame(text: str) -> pd.DataFrame:
     """FeatureCollection JSON to zones rows, all as text for the contract to cast and check.
 
-    zone_id: the first of properties zone_id/id/LocationID/OBJECTID, else the feature's ``id``, else its
-    position (1-based). name: properties name/zone_name/zone, else the zone_id. geometry: the feature's geometry
-    as GeoJSON text (null when absent, which the contract quarantines).
+    zone_id: the first of properties zone_id/id/ZONE_ID/LocationID/OBJECTID, else the feature's ``id``, else its
+    position (1-based). name: properties name/zone_name/zone/NAME, else the zone_id. geometry: the feature's
+    geometry as GeoJSON text, or as given when it is a string (WKT); null when absent, which the contract
+    quarantines. A file that is not a
+    FeatureCollection, or a feature that is not an object, raises ZonesFileError with what was found instead.
     """
-    collection = json.loads(text)
-    kind = collection.get("type") if isinstance(collection, dict) else type(collection).__name__
+    try:
+        collection = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ZonesFileError(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    kind = collection.get("type") if isinstance(collection, dict) else f"a JSON {type(collection).__name__}"
     if kind != "FeatureCollection":
-        raise ValueError(f"expected a GeoJSON FeatureCollection, got {kind!r}")
+        raise ZonesFileError(f"expected a GeoJSON FeatureCollection, found {kind!r} (a zones file holds one "
+                             "FeatureCollection of polygon features)")
+    features = collection.get("features")
+    if not isinstance(features, list):
+        raise ZonesFileError(f"the FeatureCollection's 'features' is {type(features).__name__}, not a list")
     rows = []
-    for position, feature in enumerate(collection.get("features") or [], start=1):
-        props = feature.get("properties") or {}
-        zone_id = next((props[k] for k in ZONE_ID_KEYS if props.get(k) is not None), feature.get("id", position))
+    for position, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict):
+            raise ZonesFileError(f"feature {position} is a JSON {type(feature).__name__}, not a Feature object")
+        props = feature.get("properties")
+        props = props if isinstance(props, dict) else {}
+        zone_id = next((props[k] for k in ZONE_ID_KEYS if props.get(k) is not None), None)
+        if zone_id is None:
+            zone_id = feature.get("id") if feature.get("id") is not None else position
         name = next((props[k] for k in NAME_KEYS if props.get(k) is not None), zone_id)
         geometry = feature.get("geometry")
-        rows.append({"zone_id": str(zone_id), "name": str(name),
-                     "geometry": json.dumps(geometry) if geometry else None})
+        text = geometry if isinstance(geometry, str) else json.dumps(geometry) if geometry else None
+        rows.append({"zone_id": _id_text(zone_id), "name": _id_text(name), "geometry": text})
     return pd.DataFrame(rows, columns=["zone_id", "name", "geometry"])

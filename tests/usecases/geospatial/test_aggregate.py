@@ -56,12 +56,12 @@ def test_points_extent_of_nothing_is_none(spark) -> None:
 def stats(spark):
     rng = np.random.default_rng(5)
     lat, lon = rng.normal(40.73, 0.03, 4000), rng.normal(-73.95, 0.04, 4000)
-    zoned = pd.DataFrame({"point_id": np.arange(4000), "lat": lat, "lon": lon,
+    zoned = pd.DataFrame({"point_id": np.arange(4000).astype(str), "lat": lat, "lon": lon,
                           "cell": latlng_to_cells(lat, lon, 11),
-                          "zone_id": np.where(rng.random(4000) < 0.6, 1, None),
+                          "zone_id": np.where(rng.random(4000) < 0.6, "00M", None),
                           "ts": pd.Timestamp("2026-01-05"), "value": 1.0})
-    return zoned, cell_stats(spark.createDataFrame(zoned, "point_id bigint, lat double, lon double, cell bigint, "
-                                                          "zone_id bigint, ts timestamp, value double"), 11)
+    return zoned, cell_stats(spark.createDataFrame(zoned, "point_id string, lat double, lon double, cell bigint, "
+                                                          "zone_id string, ts timestamp, value double"), 11)
 
 
 def test_map_cells_sums_points_per_parent_and_is_bounded(stats) -> None:
@@ -83,11 +83,11 @@ def test_map_cells_sums_points_per_parent_and_is_bounded(stats) -> None:
 
 def test_map_zones_keeps_the_busiest_and_counts_all(spark) -> None:
     wkb = [shapely.to_wkb(shapely.box(i, 0, i + 1, 1)) for i in range(4)]
-    zones_clean = spark.createDataFrame(pd.DataFrame({"zone_id": [1, 2, 3, 4], "wkb": wkb}))
-    zstats = spark.createDataFrame(pd.DataFrame({"zone_id": [1, 2, 3, 4], "name": ["a", "b", "c", "d"],
+    zones_clean = spark.createDataFrame(pd.DataFrame({"zone_id": ["1", "2", "3", "4"], "wkb": wkb}))
+    zstats = spark.createDataFrame(pd.DataFrame({"zone_id": ["1", "2", "3", "4"], "name": ["a", "b", "c", "d"],
                                                  "n_points": [5, 50, 0, 7], "points_per_km2": [1.0, 2.0, 0.0, 3.0]}))
     top, total = map_zones(zones_clean, zstats, limit=2)
-    assert total == 4 and top["zone_id"].tolist() == [2, 4]
+    assert total == 4 and top["zone_id"].tolist() == ["2", "4"]
     assert shapely.from_wkb(top["wkb"][0]).equals(shapely.box(1, 0, 2, 1))
     every, total = map_zones(zones_clean, zstats, limit=100)
-    assert total == 4 and sorted(every["zone_id"]) == [1, 2, 3, 4]
+    assert total == 4 and sorted(every["zone_id"]) == ["1", "2", "3", "4"]

@@ -6,7 +6,7 @@ import h3.api.basic_int as h3i
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from shared.contracts import apply_contract
+from shared.contracts import REASON, apply_contract
 from usecases.geospatial.contracts import POINTS
 from usecases.geospatial.index import index_points
 
@@ -20,22 +20,27 @@ ROWS = [
     ("7", "-90", "180", None),
     ("8", "40.71", "-73.91", "2"),
     ("8", "40.71", "-73.91", "2"),
+    (" ", "40.71", "-73.91", "2"),
+    (None, "40.71", "-73.91", "2"),
+    ("FJI-00M", "-17.8", "178.0", "2"),
 ]
 
 
 def test_bad_coordinates_are_quarantined_with_reasons(spark) -> None:
     raw = spark.createDataFrame(ROWS, "point_id string, lat string, lon string, value string")
     result = apply_contract(raw, POINTS)
-    reasons = {r["point_id"]: r["quarantine_reason"] for r in result.quarantined.collect()}
+    reasons = {r["point_id"]: r[REASON] for r in result.quarantined.collect()}
     assert reasons["2"] == "lat is not a finite number: NaN"
     assert reasons["3"] == "lat outside [-90, 90]"
     assert reasons["4"] == "lon outside [-180, 180]"
     assert reasons["5"] == "lat is null"
     assert "lat is not a number: abc" in reasons["6"]
     assert "duplicate key" in reasons["8"]
-    assert sorted(r["point_id"] for r in result.valid.collect()) == [1, 7]
+    assert reasons[" "] == "point_id is null" and reasons[None] == "point_id is null"  # blank id text is null
+    assert sorted(r["point_id"] for r in result.valid.collect()) == ["1", "7", "FJI-00M"]
     indexed = {r["point_id"]: r["cell"] for r in index_points(result.valid, 9).collect()}
-    assert indexed == {1: h3i.latlng_to_cell(40.7, -73.9, 9), 7: h3i.latlng_to_cell(-90, 180, 9)}
+    assert indexed == {"1": h3i.latlng_to_cell(40.7, -73.9, 9), "7": h3i.latlng_to_cell(-90, 180, 9),
+                       "FJI-00M": h3i.latlng_to_cell(-17.8, 178.0, 9)}
 
 
 def test_databricks_sql_engine_gives_identical_cells(spark) -> None:

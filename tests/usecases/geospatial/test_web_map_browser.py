@@ -18,7 +18,7 @@ import shapely
 from PIL import Image
 
 from usecases.geospatial.cells import latlng_to_cells
-from usecases.geospatial.generate import make_points, make_zones
+from usecases.geospatial.generate import generate_points, make_zones
 from usecases.geospatial.geometry import clean_geometry
 from usecases.geospatial.web_map import (
     CELL_CLASS,
@@ -50,10 +50,10 @@ def _chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProc
 
 
 @pytest.fixture(scope="module")
-def city_page(tmp_path_factory) -> tuple[Path, int, int, list[str]]:
+def city_page(spark, tmp_path_factory) -> tuple[Path, int, int, list[str]]:
     """The generated city as the aggregate task maps it: a page with its cells, zones and default basemap."""
     zones = make_zones(40, seed=7, plant_bad_rows=False)
-    points = make_points(20_000, zones, seed=7, plant_bad_rows=False)
+    points = generate_points(spark, 20_000, zones, seed=7, plant_bad_rows=False).toPandas()
     lat, lon = points["lat"].to_numpy(), points["lon"].to_numpy()
     extent = Extent(*np.quantile(lat, [0.001]), *np.quantile(lon, [0.001]), *np.quantile(lat, [0.999]),
                     *np.quantile(lon, [0.999]))
