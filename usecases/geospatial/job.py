@@ -140,7 +140,10 @@ def run_join(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
         log_metrics(metrics)
         log_dict({"strategy": strategy, "requested": cfg.join_strategy, "zones": len(zones.zone_ids)},
                  "join_strategy.json")
-    return TaskReport(rows_in, rows_out, metrics={**metrics, "strategy_is_h3": float(strategy == "h3")})
+    summary = [f"{in_zone:,} of {rows_out:,} points ({metrics['points_in_a_zone_share']:.1%}) fall in one of "
+               f"{len(zones.zone_ids):,} zones ({strategy} join), {int(metrics['points_in_overlaps']):,} in overlaps"]
+    return TaskReport(rows_in, rows_out, metrics={**metrics, "strategy_is_h3": float(strategy == "h3")},
+                      summary=summary)
 
 
 def run_aggregate(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
@@ -172,7 +175,10 @@ def run_aggregate(ctx: Ctx, cfg: GeospatialConfig) -> TaskReport:
         log_text(page, "h3_map.html")
         log_figure(figure, "hexagon_map.png")
         log_table_sample(zstats.orderBy(F.desc("n_points")), "zone_stats_top.json", limit=100)
-    return TaskReport(zoned.count(), n_cells + n_zones, balanced=False, metrics=metrics)
+    summary = [f"{n_cells:,} H3 cells with points in {cfg.cell_stats_table}, {n_zones:,} zones in "
+               f"{cfg.zone_stats_table} ({int(metrics['zones_without_points']):,} without points); interactive map: "
+               "h3_map.html in the run's MLflow artifacts"]
+    return TaskReport(zoned.count(), n_cells + n_zones, balanced=False, metrics=metrics, summary=summary)
 
 
 generate = TaskEntryPoint("geospatial", "generate", GeospatialConfig, run_generate)
