@@ -12,11 +12,16 @@ DATE, TARGET = "date", "units_sold"
 
 
 def sales_contract(key_columns: Sequence[str]) -> Contract:
-    """Contract of ``sales``: keys as text, a date, units_sold >= 0 (null allowed: an unknown day)."""
+    """Contract of ``sales``: keys as text (numeric keys are kept as their text), a date, a finite units_sold >= 0
+    (null allowed: an unknown day)."""
     return Contract(
         table="sales",
         columns=(*[ColumnSpec(k, "string") for k in key_columns], ColumnSpec(DATE, "date"),
                  ColumnSpec(TARGET, "double", nullable=True)),
-        rules=(RowRule("units_sold must be >= 0", lambda: F.col(TARGET) >= 0),),
+        rules=(RowRule("units_sold must be >= 0", lambda: F.col(TARGET) >= 0),
+               # Spark orders NaN above every number, so NaN and +inf pass ">= 0": a model fitted on them
+               # forecasts inf or NaN. (Kept even once the core contract rejects non-finite values: it says why.)
+               RowRule("units_sold must be a finite number (not NaN or infinity)",
+                       lambda: ~F.isnan(F.col(TARGET)) & (F.abs(F.col(TARGET)) != F.lit(float("inf"))))),
         unique_key=(*key_columns, DATE),
     )
