@@ -37,15 +37,20 @@ def typed_model_errors(bundle: Bundle) -> Iterator[str]:
     """Resources (jobs, experiments, serving endpoints, models) that the databricks-bundles typed models reject."""
     models = _typed_models()
     for path, data in bundle.files.items():
-        for kind, resources in (data.get("resources") or {}).items():
-            model = models.get(kind)
-            if model is None:
-                continue
-            for key, spec in (resources or {}).items():
-                try:
-                    model.from_dict(copy.deepcopy(spec))
-                except (ValueError, TypeError) as exc:
-                    yield f"{path.name}: {kind[:-1]} {key!r}: {exc}"
+        # Top-level resources, and resources a target declares for itself only (e.g. a prod-only endpoint).
+        targets = (data.get("targets") or {}).items()
+        scopes = [("", data.get("resources"))]
+        scopes += [(f"target {t!r} ", (spec or {}).get("resources")) for t, spec in targets]
+        for where, declared in scopes:
+            for kind, resources in (declared or {}).items():
+                model = models.get(kind)
+                if model is None:
+                    continue
+                for key, spec in (resources or {}).items():
+                    try:
+                        model.from_dict(copy.deepcopy(spec))
+                    except (ValueError, TypeError) as exc:
+                        yield f"{path.name}: {where}{kind[:-1]} {key!r}: {exc}"
 
 
 def reference_errors(bundle: Bundle) -> Iterator[str]:

@@ -97,8 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.verbose:
         os.environ[VERBOSE_ENV] = "1"
-    else:  # third-party INFO chatter (MLflow's store set-up...) stays out of a run's output; -v shows it
+    else:  # third-party chatter (MLflow's store set-up, its download bars) stays out of a run's output; -v shows it
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        from shared.noise import quiet_third_party
+
+        quiet_third_party()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command in browse.COMMANDS:
@@ -145,8 +149,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def check_warehouse(folder: str | None) -> None:
+    """A local warehouse must be a folder this process can create and write (else: one clear line, no traceback)."""
+    from shared.env import local_warehouse, on_databricks
+
+    if on_databricks():
+        return
+    path = local_warehouse(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-check-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise BundleError(f"cannot use {path} as the local warehouse ({exc.strerror or exc}); pass --warehouse "
+                          "with a writable folder, or set USECASES_WAREHOUSE / USECASES_HOME") from exc
+
+
 def _run(bundle: Bundle, args: argparse.Namespace) -> int:
     check_target(bundle, args.target)
+    check_warehouse(args.warehouse)
     jobs = sorted(bundle.jobs) if args.job == "all" else [args.job]
     if args.job != "all" and args.job not in bundle.jobs:
         raise BundleError(f"no job {args.job!r}; jobs: {', '.join(sorted(bundle.jobs))}")

@@ -21,6 +21,7 @@ from shared.env import local_home, on_databricks
 log = logging.getLogger(__name__)
 
 REMOTE_ENV = "USECASES_SPARK_REMOTE"
+_CONNECT_SESSION: SparkSession | None = None  # this process's Spark Connect session, once started
 # Rows per Arrow batch sent to a pandas UDF (Spark's default 10,000); a job may raise it with ``session_conf``.
 ARROW_BATCH_ROWS_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 
@@ -126,6 +127,7 @@ def _connect_session(remote: str, app_name: str) -> SparkSession:
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
     install_guard(spark)
+    _CONNECT_SESSION = spark
     return spark
 
 

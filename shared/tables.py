@@ -421,16 +421,17 @@ class UnityCatalogTableStore(TableStore):
         return str(detail["location"]) if detail and detail.get("location") else self.display_name(name)
 
 
-def read_file(spark: SparkSession, path: str) -> DataFrame:
-    """Read a user's file: CSV (header, all columns as strings for the contract to cast), JSON or Parquet."""
-    if not Path(path).exists():
-        raise TableNotFoundError(f"file {path} does not exist")
-    lowered = path.lower()
-    if lowered.endswith(".csv"):
-        return spark.read.option("header", True).option("inferSchema", False).csv(path)
-    if lowered.endswith(".json"):
-        return spark.read.option("multiLine", True).json(path)
-    return spark.read.parquet(path)
+def read_file(spark: SparkSession, path: str, *, delimiter: str | None = None) -> DataFrame:
+    """Read a user's file: CSV (RFC 4180, delimiter detected, all columns as text), JSON or Parquet.
+
+    The reading lives in ``shared.files``; here a missing path becomes a TableNotFoundError.
+    """
+    from shared import files
+
+    try:
+        return files.read_file(spark, path, delimiter=delimiter)
+    except FileNotFoundError as exc:
+        raise TableNotFoundError(str(exc)) from exc
 
 
 def table_store(

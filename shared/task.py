@@ -22,16 +22,20 @@ from typing import Any, Generic, TypeVar
 from pyspark.sql import DataFrame, SparkSession
 
 from shared.config import ConfigError, JobConfig, build_parser, parse_config
-from shared.contracts import Contract, ContractError, apply_contract
+from shared.contracts import Contract, ContractError, apply_contract, check_quarantine_budget
 from shared.identifiers import IdentifierError
 from shared.tables import TableNotFoundError, TableStore, is_file_reference, table_store
 
 C = TypeVar("C", bound=JobConfig)
 log = logging.getLogger("usecases")
 
+
 class InputError(ValueError):
     """An input a task needs is absent, empty or unusable: the fix is upstream (run the earlier task, fix the data)."""
 
+
+# Default quarantine budget: see TaskContext.max_quarantine_fraction.
+DEFAULT_MAX_QUARANTINE_FRACTION = 0.1
 
 # Errors that mean "the input or parameters are wrong": reported as one clear line, exit code 2.
 USER_ERRORS = (ConfigError, ContractError, IdentifierError, TableNotFoundError, InputError)
@@ -125,7 +129,9 @@ class TaskContext(Generic[C]):
     usecase: str
     task: str
     quarantined: int = 0
-    max_quarantine_fraction: float = 0.1
+    # Share of an input's rows the contract may quarantine before the task fails (see read_with_contract);
+    # the job parameter ``max_quarantine_fraction`` sets it for every input of the task.
+    max_quarantine_fraction: float = DEFAULT_MAX_QUARANTINE_FRACTION
     run_context: dict[str, str] = field(default_factory=dict)
     quarantines_written: set[str] = field(default_factory=set)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
@@ -135,15 +141,21 @@ class TaskContext(Generic[C]):
         for reason, count in reasons.items():
             self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + int(count)
 
-    def read_with_contract(self, name: str, contract: Contract, frame: DataFrame | None = None
-                           ) -> tuple[DataFrame, int]:
+    def read_with_contract(self, name: str, contract: Contract, frame: DataFrame | None = None,
+                           max_quarantine_fraction: float | None = None) -> tuple[DataFrame, int]:
         """Read table or file ``name``, apply ``contract``, write rejects to ``<contract.table>_quarantine``.
 
         ``frame`` is the input already read (for a source the table store cannot read, such as a GeoJSON
         FeatureCollection); ``name`` then only labels it. Returns the valid rows and the number of rows read.
         Quarantine is overwritten on every run so re-running gives the same tables; an empty quarantine table
-        is still written, so it reflects this run.
+        is still written, so it reflects this run. Then the quarantine budget: more than
+        ``max_quarantine_fraction`` (default: the context's) of the rows quarantined, or no valid row left,
+        fails the task with one line naming the top reasons, after the quarantine table is written so it can
+        be inspected.
         """
+        limit = self.max_quarantine_fraction if max_quarantine_fraction is None else max_quarantine_fraction
+        if not 0.0 <= limit <= 1.0:
+            raise ConfigError(f"max_quarantine_fraction must be within [0, 1], got {limit}")
         try:
             df = frame if frame is not None else self.tables.read(name)
         except TableNotFoundError as exc:
@@ -153,15 +165,18 @@ class TaskContext(Generic[C]):
             result = apply_contract(df, contract)
         except ContractError as exc:
             raise ContractError(f"{exc} (read from {label})") from exc
-        self.tables.write(result.quarantined, quarantine_table(contract.table))
-        self.quarantines_written.add(quarantine_table(contract.table))
+        quarantine = quarantine_table(contract.table)
+        self.tables.write(result.quarantined, quarantine)
+        self.quarantines_written.add(quarantine)
+        self.note_reasons(dict(result.reason_counts))
         self.quarantined += result.rows_quarantined
         log.info(
             "%s: %d rows in = %d passed + %d quarantined", label, result.rows_in, result.rows_valid,
             result.rows_quarantined,
         )
+        check_quarantine_budget(result, contract.table, limit,
+                                f"read from {label}; quarantine in {self.tables.display_name(quarantine)}")
         return result.valid, result.rows_in
-
 
     def add_to_quarantine(self, input_table: str, rejected: DataFrame) -> int:
         """Add rows a task rejected after the contract (e.g. every row of a series too short to model) to the
@@ -275,6 +290,10 @@ class TaskEntryPoint(Generic[C]):
         verbose = os.environ.get(VERBOSE_ENV, "") not in ("", "0")
         logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if not verbose:
+            from shared.noise import quiet_third_party
+
+            quiet_third_party()
         args = sys.argv[1:] if argv is None else list(argv)
         if "-h" in args or "--help" in args:
             self.parser().print_help()

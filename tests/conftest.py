@@ -14,6 +14,7 @@ _SESSION_HOME = tempfile.mkdtemp(prefix="usecases-tests-")
 os.environ.setdefault("USECASES_HOME", _SESSION_HOME)
 os.environ.setdefault("USECASES_SPARK_MASTER", "local[2]")
 os.environ.setdefault("USECASES_DRIVER_MEMORY", "2g")
+os.environ.setdefault("USECASES_PROGRESS", "off")  # tests read stderr; progress lines have their own test
 os.environ.pop("DATABRICKS_RUNTIME_VERSION", None)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +77,11 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     mlflow.set_tracking_uri(uri)
     mlflow.tracking.fluent._active_experiment_id = None  # no experiment of an earlier test's store
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    # Runs started without an experiment go to one whose artifacts live in the temporary home: a fresh store's
+    # "Default" experiment keeps artifacts in ./mlruns, which would land in the checkout.
+    from shared.tracking import ensure_experiment
+
+    mlflow.set_experiment(experiment_id=ensure_experiment("/tests"))
     yield uri
     while mlflow.active_run() is not None:
         mlflow.end_run()

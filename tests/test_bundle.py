@@ -122,3 +122,34 @@ def test_json_schema_check_catches_a_wrong_type(tmp_path: Path) -> None:
     errors = check_bundle(root, SCHEMA_BESIDE)
     assert any("max_concurrent_runs" in e for e in errors), errors
     assert check_bundle(TOY, SCHEMA_BESIDE) == []
+
+
+# What a Databricks ML runtime brings itself (not installed as task libraries there): torch and pillow.
+ML_RUNTIME_PROVIDES = {"torch", "pillow"}
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_job_environments_install_exactly_their_extra() -> None:
+    """Serverless environments list the wheel plus their use case's extra; the vision cluster adds the extra
+    minus what the ML runtime provides; nothing installs pyspark (the platform's Spark must stay the only one)."""
+    import tomllib
+
+    extras = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    bundle = load_bundle(REPO_ROOT)
+    for key in bundle.jobs:
+        spec = bundle.files[bundle.jobs[key].source]["resources"]["jobs"][key]
+        wanted = sorted(extras[key])
+        if spec.get("environments"):
+            deps = spec["environments"][0]["spec"]["dependencies"]
+            assert deps[0] == "../dist/*.whl" and sorted(deps[1:]) == wanted, key
+            assert not any(_requirement_name(d) == "pyspark" for d in deps)
+        else:
+            libraries = spec["tasks"][0]["libraries"]
+            pypi = sorted(lib["pypi"]["package"] for lib in libraries if "pypi" in lib)
+            assert {"whl": "../dist/*.whl"} in libraries
+            assert pypi == sorted(r for r in wanted if _requirement_name(r) not in ML_RUNTIME_PROVIDES), key
+    runtime = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert not any(_requirement_name(r) == "pyspark" for r in runtime)

@@ -15,10 +15,13 @@ TINY_ARGS = {
     "core": ["--rows", "2000", "--repeats", "1"],
     "fraud_scoring": ["--rows", "4000", "--train_rows", "3000", "--depths", "3", "--repeats", "1"],
     "out_of_stock": ["--stores", "1", "--items", "3", "--days", "150"],
+    "out_of_stock_real": ["--stores", "2", "--items", "4", "--phantom", "2", "--late", "1", "--shelf", "1"],
     "forecasting": ["--series", "2", "--days", "400"],
     "forecasting_real": ["--datasets", "hotel,generated", "--max_series", "2", "--windows", "1",
                          "--generated_series", "2", "--workers", "1"],
     "vision": ["--images", "64", "--size", "16", "--epochs", "1", "--repeats", "2"],
+    "vision_digits": ["--limit", "200", "--size", "16", "--param", "max_epochs=2", "--param", "min_epochs=1",
+                      "--param", "num_processes=1"],
     "geospatial": ["--points", "3000", "--zones", "8", "--parcels", "40", "--index-points", "2000", "4000"],
     "scale": ["--job", "fraud", "--size", "tiny"],
 }

@@ -37,7 +37,7 @@ def test_run_executes_tasks_in_order_with_row_counts(spark, toy, warehouse: Path
     quarantine = spark.read.parquet(
         str(next((warehouse / "toy_catalog" / "toy_schema" / "toy_raw_quarantine").glob("v*")))
     )
-    assert {r.reason for r in quarantine.collect()} == {"amount must be >= 0"}
+    assert {r.quarantine_reason for r in quarantine.collect()} == {"amount must be >= 0"}
 
 
 def test_rerun_gives_the_same_tables(spark, toy, warehouse: Path, mlflow_store: str) -> None:
@@ -136,3 +136,11 @@ def test_yaml_is_read_with_yaml_12_scalars(tmp_path: Path) -> None:
     path = tmp_path / "x.yml"
     path.write_text("a: on\nb: no\nc: 2024-01-01\nd: true\n")
     assert load_yaml(path) == {"a": "on", "b": "no", "c": "2024-01-01", "d": True}
+
+
+def test_an_unusable_warehouse_is_one_clear_line(tmp_path: Path, capsys) -> None:
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("x")
+    assert main(["--bundle", str(TOY), "run", "toy", "--warehouse", str(not_a_folder / "wh")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot use" in err[0] and "--warehouse" in err[0]

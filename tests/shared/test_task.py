@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.config import ConfigError
+from shared.contracts import QuarantineBudgetError
 from shared.task import RowAccountingError, TaskContext, TaskReport
 from tests.fixtures.toy_bundle.toy_tasks import RAW_CONTRACT, ToyConfig, clean, extract
 
@@ -62,3 +64,39 @@ def test_should_generate_never_overwrites(spark, tables) -> None:
     assert not ctx.should_generate("/data/mine.csv", on)
     tables.write(spark.range(1), "toy_raw")
     assert not ctx.should_generate("toy_raw", on)
+
+
+def test_quarantine_budget_fails_after_writing_the_quarantine(spark, tables) -> None:
+    raw = spark.createDataFrame([(1, "x"), (2, "-1"), (3, "2.0"), (4, "y")], "id bigint, amount string")
+    tables.write(raw, "toy_raw")
+    ctx: TaskContext[ToyConfig] = TaskContext(spark, tables, "toy", "clean")
+    with pytest.raises(QuarantineBudgetError) as info:
+        ctx.read_with_contract("toy_raw", RAW_CONTRACT)
+    assert str(info.value) == (
+        "input toy_raw: 75.0% of 4 rows quarantined (limit 10%): 'amount is not a number' x 2; "
+        "'amount must be >= 0' x 1 (read from test_catalog.test_schema.toy_raw; "
+        "quarantine in test_catalog.test_schema.toy_raw_quarantine)")
+    assert tables.read("toy_raw_quarantine").count() == 3  # written before failing, for the user to inspect
+    valid, rows_in = ctx.read_with_contract("toy_raw", RAW_CONTRACT, max_quarantine_fraction=0.75)
+    assert (valid.count(), rows_in) == (1, 4)
+    with pytest.raises(ConfigError, match="max_quarantine_fraction must be within"):
+        ctx.read_with_contract("toy_raw", RAW_CONTRACT, max_quarantine_fraction=1.5)
+
+
+def test_header_only_file_fails_with_one_line(spark, tables, tmp_path: Path) -> None:
+    path = tmp_path / "raw.csv"
+    path.write_text("id;amount\n")
+    ctx: TaskContext[ToyConfig] = TaskContext(spark, tables, "toy", "clean", max_quarantine_fraction=1.0)
+    with pytest.raises(QuarantineBudgetError, match="^input toy_raw: no rows to process .* only a header"):
+        ctx.read_with_contract(str(path), RAW_CONTRACT)
+
+
+def test_console_entry_point_reports_a_broken_budget_in_one_line(warehouse: Path, mlflow_store: str, monkeypatch,
+                                                                 capsys) -> None:
+    monkeypatch.setenv("USECASES_WAREHOUSE", str(warehouse))
+    assert extract(["--rows=20", "--bad_every=1"]) == 0  # every amount is negative
+    capsys.readouterr()
+    assert clean([]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line or "Traceback" in line]
+    assert len(err) == 1 and err[0].startswith(
+        "toy.clean: error: input toy_raw: no valid rows left, all 20 rows quarantined: 'amount must be >= 0' x 20")

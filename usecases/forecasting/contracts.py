@@ -9,13 +9,14 @@ from pyspark.sql import functions as F
 from shared.contracts import ColumnSpec, Contract, RowRule
 
 DATE, TARGET = "date", "units_sold"
+SALES = "sales"  # the logical input table; rows it rejects go to ``sales_quarantine``
 
 
 def sales_contract(key_columns: Sequence[str]) -> Contract:
     """Contract of ``sales``: keys as text (numeric keys are kept as their text), a date, a finite units_sold >= 0
     (null allowed: an unknown day)."""
     return Contract(
-        table="sales",
+        table=SALES,
         columns=(*[ColumnSpec(k, "string") for k in key_columns], ColumnSpec(DATE, "date"),
                  ColumnSpec(TARGET, "double", nullable=True)),
         rules=(RowRule("units_sold must be >= 0", lambda: F.col(TARGET) >= 0),

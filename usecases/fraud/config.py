@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.config import ConfigError, JobConfig, param
+from usecases.fraud.contracts import BASE_COLUMN_NAMES
+from usecases.fraud.features import NUMERIC_FEATURES
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class FraudConfig(JobConfig):
     review_queue_table: str = param("fraud_review_queue", "output: transactions to review, most uncertain first")
     label_rules_file: str = param("", "SQL file of SME rules that label transactions without a label "
                                   "(empty: the packaged sme_rules_v1.sql)")
+    extra_features: tuple[str, ...] = param((), "the input's own numeric columns the tree may also split on, "
+                                            "comma-separated (empty: the built-in features only)")
     n_transactions: int = param(200_000, "transactions the generate task writes (PaySim has 6.36M)")
     test_fraction: float = param(0.2, "share of transactions held out for evaluation (seeded hash split)")
     negatives_per_positive: float = param(10.0, "legitimate transactions sampled per fraud for the balanced model")
@@ -55,3 +59,9 @@ class FraudConfig(JobConfig):
             raise ConfigError("need 0 <= review_band_low <= review_band_high <= 1")
         if self.min_leaf_support < 0:
             raise ConfigError("min_leaf_support must be >= 0")
+        taken = set(BASE_COLUMN_NAMES) | set(NUMERIC_FEATURES) | {"is_test", "rule_hit", "rule_label", "label_source"}
+        for name in self.extra_features:
+            if name in taken or name.startswith("_"):
+                raise ConfigError(f"extra_features: {name!r} is a built-in column or feature, or starts with '_'")
+        if len(set(self.extra_features)) != len(self.extra_features):
+            raise ConfigError("extra_features names a column twice")

@@ -10,10 +10,11 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from usecases.fraud import tree_model
 from usecases.fraud.generate import TRANSACTION_TYPES
+from usecases.fraud.tree_model import BALANCE_COLUMNS, DERIVED_FEATURES
 
-BALANCE_COLUMNS = ("old_balance_orig", "new_balance_orig", "old_balance_dest", "new_balance_dest")
-NUMERIC_FEATURES = ("amount", *BALANCE_COLUMNS, "orig_diff", "dest_diff", "hour_of_day")
+NUMERIC_FEATURES = ("amount", *BALANCE_COLUMNS, *DERIVED_FEATURES)
 CATEGORICAL_FEATURE = "type"
 
 
@@ -22,14 +23,15 @@ def _no_nan(column: Column) -> Column:
     return F.nanvl(column.cast("double"), F.lit(None).cast("double"))
 
 
-def add_features(df: DataFrame) -> DataFrame:
+def add_features(df: DataFrame, extra_features: tuple[str, ...] = ()) -> DataFrame:
     """Add the numeric feature columns (double, NULL = missing): orig_diff, dest_diff, hour_of_day.
 
     ``orig_diff`` = new_balance_orig - old_balance_orig and ``dest_diff`` = new_balance_dest - old_balance_dest
-    (the original accelerator's orgDiff/destDiff); ``hour_of_day`` = step mod 24. Other columns are kept.
+    (the original accelerator's orgDiff/destDiff); ``hour_of_day`` = step mod 24. ``extra_features`` (the user's
+    own numeric columns) become double too. Other columns are kept.
     """
     out = df
-    for name in ("amount", *BALANCE_COLUMNS):
+    for name in ("amount", *BALANCE_COLUMNS, *extra_features):
         out = out.withColumn(name, _no_nan(F.col(name)))
     return (
         out.withColumn("orig_diff", F.col("new_balance_orig") - F.col("old_balance_orig"))
@@ -39,14 +41,8 @@ def add_features(df: DataFrame) -> DataFrame:
 
 
 def add_features_pandas(pdf: pd.DataFrame) -> pd.DataFrame:
-    """The pandas twin of ``add_features`` (used by the registered pyfunc model); same IEEE arithmetic."""
-    out = pdf.copy()
-    for name in ("amount", *BALANCE_COLUMNS):
-        out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
-    out["orig_diff"] = out["new_balance_orig"] - out["old_balance_orig"]
-    out["dest_diff"] = out["new_balance_dest"] - out["old_balance_dest"]
-    out["hour_of_day"] = (pd.to_numeric(out["step"], errors="coerce") % 24).astype("float64")
-    return out
+    """The pandas twin of ``add_features``: the registered model's own function (same IEEE arithmetic)."""
+    return tree_model.add_features(pdf)
 
 
 @dataclass(frozen=True)
@@ -65,17 +61,14 @@ class FeatureSpec:
     def feature_names(self) -> list[str]:
         return [*self.numeric, *(f"{self.categorical}={c}" for c in self.categories)]
 
+    @property
+    def input_columns(self) -> list[str]:
+        """The raw transaction columns these features are computed from (what a scoring input must have)."""
+        return tree_model.raw_columns(asdict(self))
+
     def to_matrix(self, pdf: pd.DataFrame) -> np.ndarray:
-        """The float64 matrix (rows x feature_names) for sklearn, from a frame holding the feature columns."""
-        numeric = [pd.to_numeric(pdf[c], errors="coerce").to_numpy(dtype="float64") for c in self.numeric]
-        cat = pdf[self.categorical].astype("object")
-        missing = cat.isna().to_numpy()
-        onehot = []
-        for value in self.categories:
-            column = (cat == value).to_numpy(dtype="float64")
-            column[missing] = np.nan
-            onehot.append(column)
-        return np.column_stack([*numeric, *onehot]) if numeric or onehot else np.empty((len(pdf), 0))
+        """The float64 matrix (rows x feature_names) for sklearn: the registered model's own function."""
+        return tree_model.feature_matrix(pdf, self.numeric, self.categorical, self.categories)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -86,7 +79,8 @@ class FeatureSpec:
         return FeatureSpec(tuple(data["numeric"]), data["categorical"], tuple(data["categories"]))
 
 
-def default_spec(observed_categories: list[str] | None = None) -> FeatureSpec:
-    """The fraud model's features; categories are those seen in training (sorted), else the PaySim five."""
+def default_spec(observed_categories: list[str] | None = None, extra_features: tuple[str, ...] = ()) -> FeatureSpec:
+    """The fraud model's features (the built-in numeric ones, then ``extra_features``); categories are those seen in
+    training (sorted), else the PaySim five."""
     categories = tuple(sorted(observed_categories)) if observed_categories else TRANSACTION_TYPES
-    return FeatureSpec(NUMERIC_FEATURES, CATEGORICAL_FEATURE, categories)
+    return FeatureSpec((*NUMERIC_FEATURES, *extra_features), CATEGORICAL_FEATURE, categories)

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
-from pathlib import Path
+import json
 
 import mlflow
+import numpy as np
 from pyspark.sql import Row
 from pyspark.sql import functions as F
 
 from shared import tracking
-from shared.registry import CHAMPION, model_name, register_model
+from shared.registry import CHAMPION, champion_version, model_name, register_model
+from shared.tables import TableNotFoundError
 from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport
-from usecases.fraud import contracts, labels, model, sampling
+from usecases.fraud import contracts, labels, model, sampling, serving
 from usecases.fraud.config import FraudConfig
-from usecases.fraud.features import FeatureSpec, add_features, default_spec
+from usecases.fraud.features import CATEGORICAL_FEATURE, NUMERIC_FEATURES, FeatureSpec, add_features, default_spec
 from usecases.fraud.generate import generate_transactions
 from usecases.fraud.scoring import jit_friendly_codegen, review_queue, score_with_sql
-from usecases.fraud.serving import INPUT_COLUMNS, FraudTreeModel, predict_frame
-from usecases.fraud.tree_to_sql import rules_to_sql_file, tree_to_rules, tree_to_sql
+from usecases.fraud.tree_model import TreeArrays
+from usecases.fraud.tree_to_sql import export_tree, rules_to_sql_file, tree_to_rules, tree_to_sql
 
 KEY_METRIC = "pr_auc"
-TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]  # our own tree, written by the train task a moment earlier
+TREE_ARTIFACT_DIR = "tree"  # a training run's tree.json and feature_spec.json
+EXAMPLE_ROWS = 5
 
 
 def run_generate(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
@@ -33,13 +35,14 @@ def run_generate(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
 
 
 def run_features(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
-    valid, rows_in = ctx.read_with_contract(cfg.transactions_table, contracts.TRANSACTIONS)
+    valid, rows_in = ctx.read_with_contract(cfg.transactions_table, contracts.transactions(cfg.extra_features))
     quarantined = ctx.quarantined
     reviews = None
     if ctx.tables.exists(cfg.review_labels_table):
         reviews, _ = ctx.read_with_contract(cfg.review_labels_table, contracts.REVIEW_LABELS)
     rules = labels.load_rules(cfg.label_rules_file)
-    ctx.tables.write(labels.resolve_labels(add_features(valid), rules, reviews), cfg.features_table)
+    featured = add_features(valid, cfg.extra_features)
+    ctx.tables.write(labels.resolve_labels(featured, rules, reviews), cfg.features_table)
     written = ctx.tables.read(cfg.features_table)
     stats = written.agg(F.count("*").alias("n"), F.avg("label").alias("rate"),
                         F.sum((F.col("label_source") == "review").cast("int")).alias("reviewed")).first()
@@ -49,8 +52,13 @@ def run_features(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
 
 
 def _train_variant(cfg: FraudConfig, variant: str, train_pdf, test_pdf, spec: FeatureSpec) -> dict[str, object]:  # noqa: ANN001
-    """Fit, evaluate on the common test split, log one nested MLflow run; return a fraud_training_runs row."""
+    """Fit, evaluate on the common test split, log one nested MLflow run; return a fraud_training_runs row.
+
+    The nested run keeps the tree as ``tree/tree.json`` (plain arrays: the export the registered model and the
+    compiled SQL are built from; no pickle, readable anywhere) beside its feature spec, figures and metrics.
+    """
     x, y = spec.to_matrix(train_pdf), train_pdf["label"].to_numpy(dtype="int64")
+    require_both_classes(y, f"the {variant} training sample")
     tree, cv_scores = model.fit_tree(x, y, cfg.depth_grid, cfg.cv_folds, cfg.min_samples_leaf, cfg.seed)
     metrics = model.evaluate(tree, spec.to_matrix(test_pdf), test_pdf["label"].to_numpy(dtype="int64"))
     with mlflow.start_run(run_name=f"fraud.train.{variant}", nested=True) as run:
@@ -63,93 +71,185 @@ def _train_variant(cfg: FraudConfig, variant: str, train_pdf, test_pdf, spec: Fe
         tracking.log_figure(model.importance_figure(tree, spec.feature_names), "feature_importances.png")
         tracking.log_dict(dict(zip(spec.feature_names, map(float, tree.feature_importances_), strict=True)),
                           "feature_importances.json")
-        info = mlflow.sklearn.log_model(tree, name="model", skops_trusted_types=TRUSTED_TYPES)
-    return {"run_id": run.info.run_id, "variant": variant, "model_uri": info.model_uri,
+        tracking.log_dict(json.loads(spec.to_json()), f"{TREE_ARTIFACT_DIR}/feature_spec.json")
+        tracking.log_dict(export_tree(tree), f"{TREE_ARTIFACT_DIR}/tree.json")
+    return {"run_id": run.info.run_id, "variant": variant,
+            "model_uri": f"runs:/{run.info.run_id}/{TREE_ARTIFACT_DIR}/tree.json",
             "max_depth": int(tree.max_depth), "feature_spec": spec.to_json(),
             **{k: float(metrics[k]) for k in ("pr_auc", "roc_auc", "precision", "recall", "f1")},
             "false_negatives": int(metrics["false_negatives"]), "train_rows": len(y)}
 
 
+def require_both_classes(y, what: str) -> None:  # noqa: ANN001 - labels as a numpy array
+    """Refuse to train or evaluate on one class: a model of one class is always "right" and means nothing."""
+    counts = {int(k): int(v) for k, v in zip(*np.unique(y, return_counts=True), strict=True)}
+    if counts.get(0, 0) < 2 or counts.get(1, 0) < 2:
+        raise InputError(f"{what} has {counts.get(1, 0)} fraud and {counts.get(0, 0)} legitimate rows; training "
+                         "needs at least 2 of each (check the input's label column and label_rules_file)")
+
+
+def model_input_columns(extra_features: tuple[str, ...]) -> list[str]:
+    """The feature-table columns the tree is trained and evaluated on (any category set)."""
+    return [*NUMERIC_FEATURES, *extra_features, CATEGORICAL_FEATURE]
+
+
+def _split_class_counts(data) -> dict[tuple[bool, int], int]:  # noqa: ANN001 - a DataFrame with is_test, label
+    """Rows per (is_test, label): one small aggregation, so one-class or empty inputs fail before any collect."""
+    return {(bool(r["is_test"]), int(r["label"])): int(r["count"])
+            for r in data.groupBy("is_test", "label").count().collect() if r["label"] is not None}
+
+
+def _require_trainable(counts: dict[tuple[bool, int], int], cfg: FraudConfig) -> None:
+    total = sum(counts.values())
+    if total == 0:
+        raise InputError(f"{cfg.features_table} has no labelled rows: the transactions input had no row that passed "
+                         "its contract (see transactions_quarantine); nothing to train on")
+    for is_test, side in ((False, "training split"), (True, "held-out split")):
+        fraud, legit = counts.get((is_test, 1), 0), counts.get((is_test, 0), 0)
+        if fraud < 2 or legit < 2:
+            hint = ("training needs at least 2 of each (check the input's label column and label_rules_file)"
+                    if not is_test else "evaluation needs both classes (raise test_fraction or add data)")
+            raise InputError(f"the {side} of {cfg.features_table} has {fraud} fraud and {legit} legitimate rows; "
+                             f"{hint}")
+
+
 def run_train(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
-    data = sampling.with_test_flag(ctx.tables.read(cfg.features_table), cfg.test_fraction, cfg.seed)
+    features = ctx.tables.read(cfg.features_table)
+    absent = [c for c in cfg.extra_features if c not in features.columns]
+    if absent:
+        raise InputError(f"{cfg.features_table} lacks extra feature column(s) {', '.join(absent)}; run the features "
+                         "task with the same extra_features")
+    data = sampling.with_test_flag(features, cfg.test_fraction, cfg.seed)
+    counts = _split_class_counts(data)  # one pass gives every count the split and the samples need
+    _require_trainable(counts, cfg)
+    model_columns = [*model_input_columns(cfg.extra_features), "label"]  # only what the tree reads reaches pandas
     train, test = data.filter(~F.col("is_test")), data.filter(F.col("is_test"))
-    test_pdf = sampling.bounded(test, cfg.max_eval_rows, cfg.seed).toPandas()
+    test_rows = counts.get((True, 0), 0) + counts.get((True, 1), 0)
+    test_pdf = sampling.bounded(test, cfg.max_eval_rows, cfg.seed, rows=test_rows).select(*model_columns).toPandas()
+    require_both_classes(test_pdf["label"].to_numpy(dtype="int64"), "the held-out sample")
+    positives, negatives = counts.get((False, 1), 0), counts.get((False, 0), 0)
     samples = {
-        "balanced": sampling.balanced_sample(train, cfg.negatives_per_positive, cfg.max_train_rows, cfg.seed),
-        "unbalanced": sampling.uniform_sample(train, cfg.max_train_rows, cfg.seed),
+        "balanced": sampling.balanced_sample(train, cfg.negatives_per_positive, cfg.max_train_rows, cfg.seed,
+                                             positives, negatives),
+        "unbalanced": sampling.uniform_sample(train, cfg.max_train_rows, cfg.seed, rows=positives + negatives),
     }
-    pdfs = {variant: sample.toPandas() for variant, sample in samples.items()}
-    spec = default_spec(sorted(set(pdfs["balanced"]["type"].dropna()) | set(pdfs["unbalanced"]["type"].dropna())))
+    pdfs = {variant: sample.select(*model_columns).toPandas() for variant, sample in samples.items()}
+    observed = sorted(set(pdfs["balanced"]["type"].dropna()) | set(pdfs["unbalanced"]["type"].dropna()))
+    spec = default_spec(observed, cfg.extra_features)
+    features_version = ctx.tables.current_version(cfg.features_table)
     with ctx.mlflow_run(cfg):
         rules = labels.load_rules(cfg.label_rules_file)
-        mlflow.set_tags({"label_rules": rules.source, "label_rules_sha256": rules.sha256})
+        mlflow.set_tags({"label_rules": rules.source, "label_rules_sha256": rules.sha256,
+                         "input.features": f"{ctx.tables.display_name(cfg.features_table)}@{features_version}"})
         rows = [_train_variant(cfg, variant, pdf, test_pdf, spec) for variant, pdf in pdfs.items()]
         for row in rows:
             tracking.log_metrics({f"{row['variant']}_{k}": row[k] for k in ("pr_auc", "roc_auc", "false_negatives")})
     trained_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    ctx.tables.write(ctx.spark.createDataFrame([Row(**r, trained_at=trained_at) for r in rows]),
-                     cfg.training_runs_table)
+    ctx.tables.write(ctx.spark.createDataFrame([Row(**r, features_version=features_version, label_rules=rules.source,
+                                                    label_rules_sha256=rules.sha256, trained_at=trained_at)
+                                                for r in rows]), cfg.training_runs_table)
     by_variant = {r["variant"]: r for r in rows}
     return TaskReport(sum(len(p) for p in pdfs.values()) + len(test_pdf), len(rows), balanced=False, metrics={
         f"{v}_{k}": float(r[k]) for v, r in by_variant.items() for k in ("pr_auc", "roc_auc", "f1", "false_negatives")})
 
 
+def _held_out(ctx: TaskContext[FraudConfig], cfg: FraudConfig, spec: FeatureSpec):  # noqa: ANN202 - pandas frame
+    """The challenger's held-out rows (the seeded hash split, at most max_eval_rows) with the model's input columns
+    and the label: the data every registered model is scored on by the champion gate."""
+    features = ctx.tables.read(cfg.features_table)
+    absent = [c for c in spec.input_columns if c not in features.columns]
+    if absent:
+        raise InputError(f"{cfg.features_table} lacks column(s) {', '.join(absent)} that the trained model reads; "
+                         "run the features and train tasks again")
+    test = sampling.with_test_flag(features, cfg.test_fraction, cfg.seed).filter(F.col("is_test"))
+    held_out = sampling.bounded(test, cfg.max_eval_rows, cfg.seed).select(*spec.input_columns, "label").toPandas()
+    # (the same rows the train task evaluated on: same split, same count, same seeded sample)
+    require_both_classes(held_out["label"].to_numpy(dtype="int64"), "the held-out sample")
+    return held_out
+
+
 def run_compile(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
+    if not ctx.tables.exists(cfg.training_runs_table):
+        raise InputError(f"{cfg.training_runs_table} does not exist; run the train task first")
     runs = ctx.tables.read(cfg.training_runs_table).filter(F.col("variant") == "balanced")
     best = runs.orderBy(F.col("trained_at").desc()).first()
     if best is None:
         raise InputError(f"{cfg.training_runs_table} has no balanced training run; run the train task first")
     tracking.configure_tracking()
-    tree = mlflow.sklearn.load_model(best["model_uri"])
+    tree = TreeArrays(mlflow.artifacts.load_dict(best["model_uri"]))
     spec = FeatureSpec.from_json(best["feature_spec"])
     scoring_sql, rules = tree_to_sql(tree, spec), tree_to_rules(tree, spec)
     name = model_name(cfg.catalog, cfg.schema, cfg.registered_model)
-    example = ctx.tables.read(cfg.features_table).select(*INPUT_COLUMNS).limit(5).toPandas()
-    with ctx.mlflow_run(cfg), tempfile.TemporaryDirectory(prefix="fraud-compile-") as tmp:
-        rules_text = rules_to_sql_file(rules, f"fraud rules of {name}, training run {best['run_id']}")
-        sql_path = Path(tmp) / "scoring.sql"
-        sql_path.write_text(scoring_sql)
+    held_out = _held_out(ctx, cfg, spec)
+    inputs = held_out[spec.input_columns]
+    score_model = serving.pr_auc_scorer(inputs, held_out["label"].to_numpy(dtype="int64"))
+    with ctx.mlflow_run(cfg):
         tracking.log_text(scoring_sql, "scoring.sql")
-        tracking.log_text(rules_text, "fraud_rules.sql")
-        signature = mlflow.models.infer_signature(example, predict_frame(tree, spec, example))
-        info = mlflow.pyfunc.log_model(name="model", python_model=FraudTreeModel(tree, spec), signature=signature,
-                                       input_example=example, artifacts={"scoring_sql": str(sql_path)})
-        registration = register_model(info.model_uri, name, KEY_METRIC, float(best[KEY_METRIC]), True)
-        tracking.log_metrics({KEY_METRIC: best[KEY_METRIC], "fraud_rules": len(rules), "sql_chars": len(scoring_sql),
-                              "promoted": int(registration.promoted)})
+        tracking.log_text(rules_to_sql_file(rules, f"fraud rules of {name}, training run {best['run_id']}"),
+                          "fraud_rules.sql")
+        info = serving.log_model(tree, spec, inputs.head(EXAMPLE_ROWS), scoring_sql)
+        challenger = score_model(info.model_uri)  # the logged pyfunc itself, on the data the champion is scored on
+        lineage = tracking.lineage_tags(ctx.tables, {
+            "transactions": cfg.transactions_table, "review_labels": cfg.review_labels_table,
+            "features": cfg.features_table, "training_runs": cfg.training_runs_table}, cfg, best["run_id"])
+        lineage.update({"input.features_at_training": str(best["features_version"]),
+                        "label_rules": str(best["label_rules"]), "label_rules_sha256": str(best["label_rules_sha256"]),
+                        "feature_spec": best["feature_spec"]})
+        registration = register_model(info.model_uri, name, KEY_METRIC, challenger, higher_is_better=True,
+                                      score_model=score_model, tags=lineage)
+        tracking.log_metrics({KEY_METRIC: challenger, f"train_{KEY_METRIC}": best[KEY_METRIC],
+                              "fraud_rules": len(rules), "sql_chars": len(scoring_sql),
+                              "held_out_rows": len(held_out), "model_version": float(registration.version)})
     version = str(registration.version)
-    rule_rows = [Row(model_version=version, rule_id=r.rule_id, condition=r.condition, support=r.support,
-                     precision=r.precision) for r in rules]
-    rules_schema = "model_version string, rule_id int, condition string, support bigint, precision double"
-    ctx.tables.write(ctx.spark.createDataFrame(rule_rows, rules_schema), cfg.rules_table)
+    if registration.promoted or not ctx.tables.exists(cfg.rules_table):
+        rule_rows = [Row(model_version=version, rule_id=r.rule_id, condition=r.condition, support=r.support,
+                         precision=r.precision) for r in rules]
+        rules_schema = "model_version string, rule_id int, condition string, support bigint, precision double"
+        ctx.tables.write(ctx.spark.createDataFrame(rule_rows, rules_schema), cfg.rules_table)
     compiled = Row(model_name=name, model_version=version, run_id=best["run_id"], scoring_sql=scoring_sql,
-                   feature_spec=best["feature_spec"], pr_auc=float(best[KEY_METRIC]), promoted=registration.promoted,
+                   feature_spec=best["feature_spec"], pr_auc=challenger, promoted=registration.promoted,
                    compiled_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
     ctx.tables.merge(ctx.spark.createDataFrame([compiled]), cfg.compiled_models_table, ["model_name", "model_version"])
-    return TaskReport(1, len(rules), balanced=False, metrics={
-        "fraud_rules": len(rules), "promoted": float(registration.promoted), "model_version": float(version)})
+    metrics = {"fraud_rules": len(rules), "promoted": float(registration.promoted), "model_version": float(version),
+               f"challenger_{KEY_METRIC}": challenger}
+    if registration.previous_champion_value is not None:
+        metrics[f"champion_{KEY_METRIC}_same_data"] = registration.previous_champion_value
+    return TaskReport(1, len(rules), balanced=False, metrics=metrics)
 
 
-def _scoring_model(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> Row:
-    """The compiled row of the champion version (the newest compiled version if no champion exists)."""
+def _champion(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> tuple[str, str, Row]:
+    """The champion's name, version and compiled row; InputError when there is none to score with."""
     name = model_name(cfg.catalog, cfg.schema, cfg.registered_model)
-    compiled = ctx.tables.read(cfg.compiled_models_table).filter(F.col("model_name") == name)
     tracking.configure_tracking()
-    try:
-        champion = mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION).version
-        chosen = compiled.filter(F.col("model_version") == str(champion)).first()
-    except mlflow.exceptions.MlflowException:
-        chosen = None
-    chosen = chosen or compiled.orderBy(F.col("compiled_at").desc()).first()
+    version = champion_version(mlflow.MlflowClient(), name)
+    if version is None:
+        raise InputError(f"{name} has no {CHAMPION} version; run the compile task first")
+    if not ctx.tables.exists(cfg.compiled_models_table):
+        raise InputError(f"{cfg.compiled_models_table} does not exist; run the compile task first")
+    chosen = (ctx.tables.read(cfg.compiled_models_table)
+              .filter((F.col("model_name") == name) & (F.col("model_version") == version)).first())
     if chosen is None:
-        raise InputError(f"no compiled model {name} in {cfg.compiled_models_table}; run the compile task first")
-    return chosen
+        raise InputError(f"{CHAMPION} {name} v{version} has no compiled SQL in {cfg.compiled_models_table}; run the "
+                         "compile task in this store")
+    return name, version, chosen
 
 
 def run_score(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
-    chosen = _scoring_model(ctx, cfg)
-    valid, rows_in = ctx.read_with_contract(cfg.transactions_table, contracts.TRANSACTIONS)
-    scores = score_with_sql(add_features(valid), chosen["scoring_sql"], str(chosen["model_version"]),
+    name, version, chosen = _champion(ctx, cfg)
+    spec = FeatureSpec.from_json(chosen["feature_spec"])
+    try:
+        raw = ctx.tables.read(cfg.transactions_table)
+    except TableNotFoundError as exc:
+        raise TableNotFoundError(f"input table {contracts.TRANSACTIONS_TABLE!r}: {exc}") from exc
+    # Never score with a model that cannot read this input: check the compiled spec and the registered signature.
+    model_signature = mlflow.models.get_model_info(f"models:/{name}/{version}").signature
+    problems = serving.spark_input_problems(spec, model_signature, dict(raw.dtypes))
+    if problems:
+        raise InputError(f"{CHAMPION} {name} v{version} cannot score {cfg.transactions_table}: {'; '.join(problems)}; "
+                         "score an input with those columns, or retrain on this one (features, train, compile)")
+    extra = tuple(c for c in spec.numeric if c not in NUMERIC_FEATURES)
+    valid, rows_in = ctx.read_with_contract(cfg.transactions_table, contracts.transactions(extra), frame=raw)
+    scores = score_with_sql(add_features(valid, extra), chosen["scoring_sql"], version,
                             cfg.review_band_low, cfg.review_band_high, cfg.min_leaf_support)
     with jit_friendly_codegen(ctx.spark):
         ctx.tables.write(scores, cfg.scores_table)
@@ -158,7 +258,8 @@ def run_score(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
     stats = written.agg(F.count("*").alias("n"), F.sum("prediction").alias("flagged"),
                         F.sum(F.col("needs_review").cast("int")).alias("review")).first()
     return TaskReport(rows_in, stats["n"], ctx.quarantined, metrics={
-        "flagged": float(stats["flagged"] or 0), "needs_review": float(stats["review"] or 0)})
+        "flagged": float(stats["flagged"] or 0), "needs_review": float(stats["review"] or 0),
+        "model_version": float(version)})
 
 
 generate = TaskEntryPoint("fraud", "generate", FraudConfig, run_generate)

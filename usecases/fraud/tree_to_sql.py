@@ -1,4 +1,7 @@
-"""Compile a fitted scikit-learn decision tree into one Spark SQL expression and a readable fraud rule set.
+"""Compile a fitted decision tree into one Spark SQL expression and a readable fraud rule set.
+
+The tree is the plain-array export (``export_tree``) that the registered pyfunc also evaluates, so the SQL, the
+served model and scikit-learn are three readings of the same numbers; a fitted scikit-learn tree is accepted too.
 
 Exactness: sklearn casts inputs to float32 and compares ``x <= threshold`` (threshold float64), sending NaN
 the way ``missing_go_to_left`` says. The SQL does the same: each feature is cast to FLOAT, compared with the
@@ -16,8 +19,8 @@ from sklearn.tree import DecisionTreeClassifier
 
 from shared.identifiers import quote_identifier, sql_literal, sql_string_literal
 from usecases.fraud.features import FeatureSpec
+from usecases.fraud.tree_model import TREE_LEAF, TreeArrays
 
-TREE_LEAF = -1
 RESULT_FIELDS = ("rule_id", "probability", "prediction", "support")
 
 
@@ -43,18 +46,39 @@ class LeafOutcome:
     support: int
 
 
-def leaf_outcomes(model: DecisionTreeClassifier) -> dict[int, LeafOutcome]:
-    """Per leaf node id: probability of the positive class, predicted class, training samples."""
+def export_tree(model: DecisionTreeClassifier) -> dict[str, object]:
+    """A fitted scikit-learn tree as JSON-ready arrays (what ``TreeArrays`` reads); floats survive JSON exactly."""
     tree = model.tree_
-    values = tree.value[:, 0, :].astype("float64")
-    normalizer = values.sum(axis=1, keepdims=True)
-    normalizer[normalizer == 0.0] = 1.0
-    proba = values / normalizer  # the same arithmetic as DecisionTreeClassifier.predict_proba
-    positive = list(model.classes_).index(1) if 1 in list(model.classes_) else None
+    flags = getattr(tree, "missing_go_to_left", None)
+    missing_left = np.zeros(tree.node_count, dtype=bool) if flags is None else np.asarray(flags, dtype=bool)
+    return {
+        "children_left": tree.children_left.tolist(),
+        "children_right": tree.children_right.tolist(),
+        "feature": tree.feature.tolist(),
+        "threshold": [float(t) for t in tree.threshold],
+        "missing_go_to_left": [bool(f) for f in missing_left],
+        "value": tree.value[:, 0, :].astype("float64").tolist(),
+        "n_node_samples": tree.n_node_samples.tolist(),
+        "classes": [int(c) for c in model.classes_],
+        "n_features": int(tree.n_features),
+    }
+
+
+def as_tree(tree: TreeArrays | DecisionTreeClassifier) -> TreeArrays:
+    """The plain-array tree of an export or of a fitted scikit-learn tree."""
+    return tree if isinstance(tree, TreeArrays) else TreeArrays(export_tree(tree))
+
+
+def leaf_outcomes(tree: TreeArrays | DecisionTreeClassifier) -> dict[int, LeafOutcome]:
+    """Per leaf node id: probability of the positive class, predicted class, training samples."""
+    tree = as_tree(tree)
+    proba = tree.leaf_proba()  # the same arithmetic as DecisionTreeClassifier.predict_proba
+    classes = [int(c) for c in tree.classes]
+    positive = classes.index(1) if 1 in classes else None
     out: dict[int, LeafOutcome] = {}
     for node in np.flatnonzero(tree.children_left == TREE_LEAF):
         p = float(proba[node, positive]) if positive is not None else 0.0
-        predicted = model.classes_[int(np.argmax(proba[node]))]
+        predicted = classes[int(np.argmax(proba[node]))]
         out[int(node)] = LeafOutcome(int(node), p, int(predicted), int(tree.n_node_samples[node]))
     return out
 
@@ -78,22 +102,16 @@ def _leaf_sql(leaf: LeafOutcome) -> str:
     )
 
 
-def _missing_left(model: DecisionTreeClassifier) -> np.ndarray:
-    tree = model.tree_
-    flags = getattr(tree, "missing_go_to_left", None)
-    return np.zeros(tree.node_count, dtype=bool) if flags is None else np.asarray(flags, dtype=bool)
-
-
-def tree_to_sql(model: DecisionTreeClassifier, spec: FeatureSpec) -> str:
+def tree_to_sql(model: TreeArrays | DecisionTreeClassifier, spec: FeatureSpec) -> str:
     """One SQL expression returning ``struct<rule_id, probability, prediction, support>`` for a row.
 
     A nested CASE, one level per tree level: a row evaluates only the splits on its own path (depth many),
     so cost grows with depth, not with the number of nodes. ``rule_id`` is sklearn's leaf id (``tree.apply``).
     """
-    tree, features = model.tree_, feature_sql(spec)
+    tree, features = as_tree(model), feature_sql(spec)
     if tree.n_features != len(features):
         raise ValueError(f"tree has {tree.n_features} features, spec has {len(features)}")
-    leaves, missing_left = leaf_outcomes(model), _missing_left(model)
+    leaves, missing_left = leaf_outcomes(tree), tree.missing_go_to_left
 
     def node_sql(node: int) -> str:
         if tree.children_left[node] == TREE_LEAF:
@@ -133,9 +151,10 @@ def _readable_split(spec: FeatureSpec, feature: int, threshold: float, left: boo
     return f"({test} AND NOT isnan({column}))"
 
 
-def tree_to_rules(model: DecisionTreeClassifier, spec: FeatureSpec) -> list[FraudRule]:
+def tree_to_rules(model: TreeArrays | DecisionTreeClassifier, spec: FeatureSpec) -> list[FraudRule]:
     """One rule per leaf predicting fraud; OR-ing every condition gives exactly ``prediction = 1``."""
-    tree, leaves, missing_left = model.tree_, leaf_outcomes(model), _missing_left(model)
+    tree = as_tree(model)
+    leaves, missing_left = leaf_outcomes(tree), tree.missing_go_to_left
     rules: list[FraudRule] = []
 
     def walk(node: int, path: list[str]) -> None:

@@ -20,6 +20,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from shared.contracts import REASON
 from usecases.geospatial.cells import cover_geometry
 from usecases.geospatial.geometry import approx_area_km2, clean_geometry
 
@@ -84,7 +85,8 @@ def split_flagged(flagged: DataFrame) -> tuple[DataFrame, DataFrame]:
     clean = flagged.filter(F.col("reason").isNull()).drop("reason")
     bad = flagged.filter(F.col("reason").isNotNull()).select("zone_id", "name", "geometry", "reason")
     # Same shape as the contract's quarantine rows: every column as text plus the reason.
-    return clean, bad.select(*[F.col(c).cast("string").alias(c) for c in ("zone_id", "name", "geometry")], "reason")
+    return clean, bad.select(*[F.col(c).cast("string").alias(c) for c in ("zone_id", "name", "geometry")],
+                             F.col("reason").alias(REASON))
 
 
 def clean_zones(zones: DataFrame, resolution: int, max_cells: int, partitions: int = 4) -> tuple[DataFrame, DataFrame]:

@@ -1,8 +1,9 @@
 """Expected demand per store-item-day from past data only: censored exponential smoothing with a promo lift.
 
-Why censored: a day with nothing to sell (``start_stock`` = 0) or a filled calendar day says nothing about
-demand, so it does not update the level; the level is carried over it. Every value for day t uses days
-< t only (the smoothed series is shifted one day), so future rows never change past expectations.
+Why censored: a day with nothing to sell (``start_stock`` = 0), a filled calendar day or a day the store was
+closed (``store_closed``, see closures.py) says nothing about demand, so it does not update the level; the
+level is carried over it. Every value for day t uses days < t only (the smoothed series is shifted one day),
+so future rows never change past expectations.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pandas as pd
 DEMAND_SCHEMA = (
     "date date, store_id string, item_id string, units_sold int, on_hand_units int, replenishment_units int, "
     "on_order_units int, in_transit_units int, promo boolean, shelf_capacity int, is_filled boolean, "
-    "on_hand_prev int, start_stock int, balance_gap int, observed boolean, history_days int, "
+    "on_hand_prev int, start_stock int, balance_gap int, store_closed boolean, observed boolean, history_days int, "
     "demand_rate double, demand_var double, demand_rate_long double, zero_share double, "
     "promo_lift double, expected_units double"
 )
@@ -31,7 +32,9 @@ def expected_demand_one_series(pdf: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """
     out = pdf.sort_values("date").reset_index(drop=True)
     sold = out["units_sold"].astype(float)
-    observed = (~out["is_filled"].astype(bool)) & (out["start_stock"].fillna(0) > 0)
+    closed = out["store_closed"].fillna(False).astype(bool) if "store_closed" in out else pd.Series(False, out.index)
+    out["store_closed"] = closed
+    observed = (~out["is_filled"].astype(bool)) & ~closed & (out["start_stock"].fillna(0) > 0)
     promo = out["promo"].fillna(False).astype(bool)
     promo_obs, plain_obs = observed & promo, observed & ~promo
     promo_mean = (sold.where(promo_obs, 0).cumsum() / promo_obs.cumsum().replace(0, np.nan)).shift(1)

@@ -2,7 +2,8 @@
 
 Matching (the definition the tests and MLflow metrics use):
 1. An alert episode is a maximal run of alert days of one ``alert_type`` for one store-item in which
-   consecutive alert days are at most ``EPISODE_GAP_DAYS`` apart.
+   consecutive alert days are at most ``EPISODE_GAP_DAYS`` open days apart (alerts.alert_episodes: the
+   rows of ``oos_alerts``).
 2. Each alert type answers one ground-truth type (ALERT_TO_TRUTH): phantom_inventory -> phantom_inventory,
    safety_stock -> late_replenishment, zero_sales -> late_replenishment (a real stock-out follows a late
    order), osa_gap -> shelf_problem.
@@ -11,30 +12,25 @@ Matching (the definition the tests and MLflow metrics use):
    a_start <= g_end + tolerance and a_end >= g_start - tolerance.
 4. precision = matched alert episodes / alert episodes; recall = truth episodes matched by at least one
    alert episode / truth episodes. Both are null when their denominator is 0.
+5. Per alert-day (``alert_day_precision_recall``): day precision = alert days of the type that fall inside a
+   truth episode of the answered type for the same store-item widened by ``tolerance`` days each side /
+   alert days; day recall = truth episode days carrying an alert of the type / truth episode days.
 Slow movers (ground-truth type ``slow_mover``): the share of their zero-sales days that carry any alert.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-EPISODE_GAP_DAYS = 2
+from usecases.out_of_stock.alerts import EPISODE_GAP_DAYS, alert_episodes
+
+__all__ = ["EPISODE_GAP_DAYS", "alert_day_precision_recall", "alert_episodes", "match_episodes", "precision_recall",
+           "slow_mover_flag_rate"]
+
 ALERT_TO_TRUTH = {"phantom_inventory": "phantom_inventory", "safety_stock": "late_replenishment",
                   "zero_sales": "late_replenishment", "osa_gap": "shelf_problem"}
 KEY = ["store_id", "item_id"]
-
-
-def alert_episodes(alerts: DataFrame) -> DataFrame:
-    """Alerts (date, store_id, item_id, alert_type) -> episodes (store_id, item_id, alert_type, start_date,
-    end_date, days)."""
-    order = Window.partitionBy(*KEY, "alert_type").orderBy("date")
-    gap = F.datediff("date", F.lag("date").over(order))
-    starts = alerts.select(*KEY, "alert_type", "date", F.when(gap <= EPISODE_GAP_DAYS, 0).otherwise(1).alias("new"))
-    numbered = starts.withColumn("episode", F.sum("new").over(order.rowsBetween(Window.unboundedPreceding, 0)))
-    return numbered.groupBy(*KEY, "alert_type", "episode").agg(
-        F.min("date").alias("start_date"), F.max("date").alias("end_date"), F.count("*").alias("days")
-    ).drop("episode")
 
 
 def match_episodes(episodes: DataFrame, truth: DataFrame, tolerance: int) -> DataFrame:
@@ -75,9 +71,43 @@ def precision_recall(episodes: DataFrame, truth: DataFrame, tolerance: int) -> l
 
 
 def slow_mover_flag_rate(signals: DataFrame, truth: DataFrame) -> tuple[int, int]:
-    """(zero-sales days of slow movers, those with any alert) for ground-truth ``slow_mover`` series."""
+    """(zero-sales open days of slow movers, those with any alert) for ground-truth ``slow_mover`` series."""
     slow = truth.filter(F.col("episode_type") == "slow_mover").select(*KEY).distinct()
     days = signals.join(slow, KEY, "inner").filter((F.col("units_sold") == 0) & ~F.col("is_filled"))
+    if "store_closed" in signals.columns:
+        days = days.filter(~F.col("store_closed"))
     row = days.agg(F.count("*").alias("n"), F.sum(
         (F.col("avail_alert").isNotNull() | F.col("ss_alert")).cast("int")).alias("flagged")).collect()[0]
     return int(row["n"]), int(row["flagged"] or 0)
+
+
+def alert_day_precision_recall(alert_days: DataFrame, truth: DataFrame, tolerance: int) -> list[dict[str, object]]:
+    """Per alert type (small, collected), on store-item-days rather than episodes:
+
+    - ``day_precision`` = alert days inside a ground-truth episode of the answered type for the same
+      store-item, widened by ``tolerance`` days each side (the episode rule's tolerance) / alert days;
+    - ``day_recall`` = ground-truth episode days (not widened) that carry an alert of the type / truth days.
+
+    ``alert_days``: (date, store_id, item_id, alert_type), one row per alert type and day.
+    """
+    mapping = F.create_map(*[F.lit(x) for pair in ALERT_TO_TRUTH.items() for x in pair])
+    days = (alert_days.select(*KEY, "date", "alert_type").distinct()
+            .withColumn("truth_type", mapping[F.col("alert_type")]))
+    tr = truth.select(*KEY, F.col("episode_type").alias("truth_type"), "start_date", "end_date")
+    cond = ((days.store_id == tr.store_id) & (days.item_id == tr.item_id) & (days.truth_type == tr.truth_type)
+            & (days.date >= F.date_sub(tr.start_date, tolerance)) & (days.date <= F.date_add(tr.end_date, tolerance)))
+    inside = days.alias("d").join(tr.alias("t"), cond, "left_semi")
+    n_days = {r["alert_type"]: r["count"] for r in days.groupBy("alert_type").count().collect()}
+    n_inside = {r["alert_type"]: r["count"] for r in inside.groupBy("alert_type").count().collect()}
+    truth_days = tr.select(*KEY, "truth_type", F.explode(F.sequence("start_date", "end_date")).alias("date"))
+    n_truth = {r["truth_type"]: r["count"] for r in truth_days.groupBy("truth_type").count().collect()}
+    covered = truth_days.join(days.select(*KEY, "date", "truth_type", "alert_type"), [*KEY, "date", "truth_type"])
+    n_covered = {r["alert_type"]: r["count"] for r in covered.groupBy("alert_type").count().collect()}
+    rows: list[dict[str, object]] = []
+    for alert_type, truth_type in ALERT_TO_TRUTH.items():
+        n_a, m_a = int(n_days.get(alert_type, 0)), int(n_inside.get(alert_type, 0))
+        n_t, m_t = int(n_truth.get(truth_type, 0)), int(n_covered.get(alert_type, 0))
+        rows.append({"alert_type": alert_type, "alert_days": n_a, "alert_days_in_truth": m_a, "truth_days": n_t,
+                     "truth_days_alerted": m_t, "day_precision": m_a / n_a if n_a else None,
+                     "day_recall": m_t / n_t if n_t else None})
+    return rows

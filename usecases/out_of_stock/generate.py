@@ -7,9 +7,9 @@ and three planted episode kinds, one per series:
 
 - ``phantom_inventory``: the shelf empties (loss) while the system keeps its count; sales stop until an
   audit corrects the count to zero and an emergency delivery arrives (episode = loss day .. audit day);
-- ``late_replenishment``: ordering is frozen until the shelf has been empty 2-5 days, then an order
-  arrives one lead time later (episode = first day the inventory position is below lead-time demand at a
-  95% service level .. the day before the delivery);
+- ``late_replenishment``: from the episode start ordering is frozen until the shelf has been empty 2-5 days,
+  then an order arrives one lead time later (episode = first day the inventory position is below lead-time
+  demand at a 95% service level .. the day before the delivery, or the data's end);
 - ``shelf_problem``: stock is present but only 30-50% of demand sells for 7-14 days (episode = those days).
 """
 
@@ -63,8 +63,23 @@ def simulate_series(seed: int, store: int, item: int, n_days: int, start: date) 
     if rng.random() < 0.3:  # over-dispersed demand: gamma-Poisson (negative binomial, shape 3)
         mean = rng.gamma(3.0, mean / 3.0)
     demand = rng.poisson(mean)
+    return simulate_inventory(rng, demand, profile, lam, lead, promo, start, f"S{store:03d}", f"I{item:04d}")
+
+
+def simulate_inventory(rng: np.random.Generator, demand: np.ndarray, profile: str, lam: float, lead: int,
+                       promo: np.ndarray, start: date, store_id: str, item_id: str,
+                       dispersion: float = 1.0) -> pd.DataFrame:
+    """Run the replenishment policy over a given daily ``demand`` and plant ``profile``'s episode.
+
+    The same policy serves generated demand (``simulate_series``) and real demand (the real-data benchmark):
+    an (s, S) policy sized from the base rate ``lam`` and the lead time, whose safety term is scaled by
+    ``dispersion`` (variance / mean of daily demand: 1 for Poisson; real lumpy demand is higher, and a
+    retailer stocking it by a Poisson rule would run out every few weeks). Sales are demand capped by the
+    true shelf stock. Output: SIM_SCHEMA columns; ``gt_type`` marks the planted episode's days.
+    """
+    n_days = len(demand)
     peak = lam * PROMO_LIFT * 1.2
-    reorder = math.ceil(peak * (lead + 2) + 3 * math.sqrt(peak * (lead + 2))) + 2
+    reorder = math.ceil(peak * (lead + 2) + 3 * math.sqrt(dispersion * peak * (lead + 2))) + 2
     order_up_to = reorder + max(math.ceil(peak * 14), 6)
     ep_start = int(rng.integers(WARM_UP_DAYS, n_days - 30))
     ep_len = int(rng.integers(10, 22)) if profile == "phantom_inventory" else int(rng.integers(7, 15))
@@ -96,27 +111,30 @@ def simulate_series(seed: int, store: int, item: int, n_days: int, start: date) 
         true_oh -= sold
         system -= sold
         position = system + sum(pipeline.values())
-        if frozen and t >= ep_start:
+        if frozen and t >= ep_start:  # the planted episode: no order until the shelf has been empty a while
             empty_days = empty_days + 1 if true_oh == 0 else 0
             if empty_days >= stockout_wait:
                 frozen, arrival = False, t + lead
                 pipeline[arrival] = order_up_to - position
-        elif not frozen and position <= reorder and t + lead not in pipeline:
+        elif (not frozen or t < ep_start) and position <= reorder and t + lead not in pipeline:
             pipeline[t + lead] = order_up_to - position
         in_transit = sum(q for d, q in pipeline.items() if d - t <= (lead + 1) // 2)
         rows[t] = (sold, system, repl, sum(pipeline.values()) - in_transit, in_transit, position)
     if profile == "phantom_inventory" and phantom_day >= 0:
         gt[phantom_day : min(audit_day, n_days - 1) + 1] = True
-    elif profile == "late_replenishment" and arrival >= 0:
-        need = lam * lead + Z_95 * math.sqrt(lam * lead)
+    elif profile == "late_replenishment":
+        # From the first frozen day the position is below lead-time demand at a 95% service level to the day
+        # before the late delivery (or the data's end when the freeze outlasts it).
+        need = lam * lead + Z_95 * math.sqrt(dispersion * lam * lead)
         low = np.flatnonzero((np.arange(n_days) >= ep_start) & (rows[:, 5] < need))
-        if low.size:
-            gt[low[0] : min(arrival, n_days)] = True
+        end = arrival if arrival >= 0 else n_days
+        if low.size and low[0] < end:
+            gt[low[0] : min(end, n_days)] = True
     elif profile == "shelf_problem":
         gt[ep_start : ep_start + ep_len] = True
     dates = [start + timedelta(days=int(d)) for d in range(n_days)]
     return pd.DataFrame({
-        "date": dates, "store_id": f"S{store:03d}", "item_id": f"I{item:04d}",
+        "date": dates, "store_id": store_id, "item_id": item_id,
         "units_sold": rows[:, 0], "on_hand_units": rows[:, 1], "replenishment_units": rows[:, 2],
         "on_order_units": rows[:, 3], "in_transit_units": rows[:, 4], "promo": promo,
         "shelf_capacity": order_up_to + 10, "lead_time_days": lead, "profile": profile,

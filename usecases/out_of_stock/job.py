@@ -1,4 +1,5 @@
-"""Bundle tasks of the out_of_stock job: generate, prepare, expected_demand, detect, evaluate, publish."""
+"""Bundle tasks of the out_of_stock job: generate, prepare (with store closures), expected_demand, detect, evaluate,
+publish."""
 
 from __future__ import annotations
 
@@ -10,15 +11,26 @@ from shared import tracking
 from shared.contracts import quarantine_rows
 from shared.spark import parallelism
 from shared.task import TaskContext, TaskEntryPoint, TaskReport
-from usecases.out_of_stock.alerts import build_alerts, build_osa_daily
+from usecases.out_of_stock.alerts import build_alert_days, build_alerts, build_osa_daily
+from usecases.out_of_stock.closures import mark_closures, store_days
 from usecases.out_of_stock.config import OutOfStockConfig as Cfg
 from usecases.out_of_stock.contracts import KEY, LEAD_TIMES, STORE_ITEM_DAILY
 from usecases.out_of_stock.demand import DEMAND_SCHEMA, expected_demand_one_series
 from usecases.out_of_stock.detect import SIGNALS_SCHEMA, detect_one_series
-from usecases.out_of_stock.evaluate import alert_episodes, precision_recall, slow_mover_flag_rate
+from usecases.out_of_stock.evaluate import (
+    alert_day_precision_recall,
+    alert_episodes,
+    precision_recall,
+    slow_mover_flag_rate,
+)
 from usecases.out_of_stock.generate import DAILY_COLUMNS, SIM_SCHEMA, simulate_batches
 from usecases.out_of_stock.prepare import complete_calendar
 
+EVALUATION_SCHEMA = (
+    "alert_type string, truth_type string, alert_episodes int, matched_alerts int, truth_episodes int, "
+    "matched_truth int, precision double, recall double, alert_days int, alert_days_in_truth int, "
+    "truth_days int, truth_days_alerted int, day_precision double, day_recall double"
+)
 ON = list(KEY)
 
 
@@ -45,14 +57,19 @@ def run_generate(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
 
 
 def run_prepare(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
-    """Contract-check store_item_daily, complete the calendar, add balance features -> oos_prepared."""
+    """Contract-check store_item_daily, complete the calendar, add balance features, detect store closures
+    (a store-day aggregate -> oos_store_days) and mark them -> oos_prepared."""
     valid, rows_in = ctx.read_with_contract(cfg.store_item_daily_table, STORE_ITEM_DAILY)
-    ctx.tables.write(complete_calendar(valid), cfg.prepared_table)
+    calendar = complete_calendar(valid)
+    ctx.tables.write(store_days(calendar, cfg), cfg.store_days_table)
+    ctx.tables.write(mark_closures(calendar, ctx.tables.read(cfg.store_days_table)), cfg.prepared_table)
     prepared = ctx.tables.read(cfg.prepared_table)
     counts = prepared.agg(F.count("*").alias("n"), F.sum(F.col("is_filled").cast("int")).alias("filled")).collect()[0]
     filled = int(counts["filled"] or 0)
+    closed = ctx.tables.read(cfg.store_days_table).filter("store_closed").count()
     return TaskReport(rows_in, int(counts["n"]) - filled, ctx.quarantined,
-                      metrics={"filled_days": float(filled), "prepared_rows": float(counts["n"])})
+                      metrics={"filled_days": float(filled), "prepared_rows": float(counts["n"]),
+                               "store_closed_days": float(closed)})
 
 
 def run_expected_demand(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
@@ -66,7 +83,7 @@ def run_expected_demand(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
 
 def run_detect(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     """Join lead times, score the four signals per store-item -> oos_signals; series without a lead time are
-    still scored (no safety-stock signal) and listed in oos_series_quarantine with a reason."""
+    still scored (no safety-stock signal) and listed in oos_lead_time_gaps with a reason."""
     demand = ctx.tables.read(cfg.expected_demand_table)
     lead_times, _ = ctx.read_with_contract(cfg.lead_times_table, LEAD_TIMES)
     series = demand.select(*KEY).distinct()
@@ -87,45 +104,49 @@ def run_evaluate(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     from usecases.out_of_stock.plots import actual_vs_expected_figure, osa_heatmap_figure
 
     signals = ctx.tables.read(cfg.signals_table)
-    alerts = build_alerts(signals)
-    metrics: dict[str, float] = {"alerts": float(alerts.count())}
+    alert_days = build_alert_days(signals)
+    metrics: dict[str, float] = {"alert_days": float(alert_days.count())}
     with ctx.mlflow_run(cfg):
         if ctx.tables.exists(cfg.ground_truth_table):
             truth = ctx.tables.read(cfg.ground_truth_table)
-            rows = precision_recall(alert_episodes(alerts), truth, cfg.match_tolerance_days)
+            rows = precision_recall(alert_episodes(alert_days), truth, cfg.match_tolerance_days)
+            per_day = {r["alert_type"]: r for r in alert_day_precision_recall(alert_days, truth,
+                                                                              cfg.match_tolerance_days)}
             for r in rows:
-                for name in ("precision", "recall"):
+                r.update(per_day[r["alert_type"]])
+                for name in ("precision", "recall", "day_precision", "day_recall"):
                     if r[name] is not None:
                         metrics[f"{name}_{r['alert_type']}"] = float(r[name])  # type: ignore[arg-type]
             zero_days, flagged = slow_mover_flag_rate(signals, truth)
             metrics["slow_mover_zero_days"] = float(zero_days)
             metrics["slow_mover_zero_day_flag_rate"] = flagged / zero_days if zero_days else 0.0
-            ctx.tables.write(ctx.spark.createDataFrame(rows, "alert_type string, truth_type string, "
-                             "alert_episodes int, matched_alerts int, truth_episodes int, matched_truth int, "
-                             "precision double, recall double"), cfg.evaluation_table)
-            tracking.log_dict({"episodes": rows}, "evaluation/precision_recall.json")
-        top = (alerts.filter(F.col("alert_type") != "safety_stock").groupBy(*KEY).count()
+            ctx.tables.write(ctx.spark.createDataFrame(rows, EVALUATION_SCHEMA), cfg.evaluation_table)
+            tracking.log_dict({"episodes_and_days": rows}, "evaluation/precision_recall.json")
+        top = (alert_days.filter(F.col("alert_type") != "safety_stock").groupBy(*KEY).count()
                .orderBy(F.desc("count"), *KEY).limit(cfg.plot_top_items))
         series = signals.join(top.select(*KEY), ON).select(*KEY, "date", "units_sold", "expected_units").toPandas()
-        marks = alerts.join(top.select(*KEY), ON).select(*KEY, "date", "alert_type").toPandas()
+        marks = alert_days.join(top.select(*KEY), ON).select(*KEY, "date", "alert_type").toPandas()
         tracking.log_figure(actual_vs_expected_figure(series, marks), "plots/actual_vs_expected_top_items.png")
-        weekly = (signals.groupBy("store_id", F.date_trunc("week", "date").cast("date").alias("week"))
+        open_days = signals.filter(~F.col("store_closed"))  # a closed store is not an availability gap
+        weekly = (open_days.groupBy("store_id", F.date_trunc("week", "date").cast("date").alias("week"))
                   .agg(F.avg("osa_pct").alias("osa_pct")).toPandas())  # stores x weeks: small
         tracking.log_figure(osa_heatmap_figure(weekly), "plots/osa_heatmap.png")
         metrics["osa_mean"] = float(weekly["osa_pct"].mean()) if len(weekly) else 0.0
         tracking.log_metrics(metrics)
-    return TaskReport(signals.count(), int(metrics["alerts"]), balanced=False, metrics=metrics)
+    return TaskReport(signals.count(), int(metrics["alert_days"]), balanced=False, metrics=metrics)
 
 
 def run_publish(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
-    """Write oos_alerts (one row per alert) and osa_daily (one row per store-item-day)."""
+    """Write oos_alerts (one row per alert episode), oos_alert_days (one row per alert type and day) and
+    osa_daily (one row per store-item-day)."""
     signals = ctx.tables.read(cfg.signals_table)
     ctx.tables.write(build_alerts(signals), cfg.alerts_table)
+    ctx.tables.write(build_alert_days(signals), cfg.alert_days_table)
     ctx.tables.write(build_osa_daily(signals), cfg.osa_daily_table)
     alerts = ctx.tables.read(cfg.alerts_table)
     by_type = {r["alert_type"]: float(r["count"]) for r in alerts.groupBy("alert_type").count().collect()}
     return TaskReport(signals.count(), ctx.tables.read(cfg.osa_daily_table).count(),
-                      metrics={f"alerts_{k}": v for k, v in by_type.items()})
+                      metrics={f"alert_episodes_{k}": v for k, v in by_type.items()})
 
 
 generate = TaskEntryPoint("out_of_stock", "generate", Cfg, run_generate)

@@ -9,6 +9,15 @@ from shared.config import ConfigError, JobConfig, param
 BACKBONES = ("compact_cnn", "tiny_resnet")
 ACCELERATORS = ("auto", "cpu", "gpu")
 COLOR_MODES = ("L", "RGB")
+# Label-preserving random changes applied to training batches only (never to validation, test or scoring):
+#   none       no augmentation
+#   shift      a random translation of up to 1/8 of the side per image (edges replicated): for objects that may
+#              sit anywhere in the frame (digits, parts not centred)
+#   flip       random horizontal and vertical flips: for textures and defects with no orientation (not digits)
+#   shift_flip both
+AUGMENTATIONS = ("none", "shift", "flip", "shift_flip")
+# Pillow's own decompression-bomb warning threshold (Image.MAX_IMAGE_PIXELS): max_image_pixels may not exceed it.
+PILLOW_MAX_IMAGE_PIXELS = 89_478_485
 
 
 @dataclass(frozen=True)
@@ -33,11 +42,15 @@ class VisionConfig(JobConfig):
     generated_size: int = param(64, "side in pixels of generated images")
     image_size: int = param(32, "side in pixels images are resized to for training and scoring")
     color_mode: str = param("L", "L (grayscale) or RGB")
+    max_image_pixels: int = param(40_000_000, "refuse (quarantine) an image whose header claims more pixels than "
+                                  "this, before decoding it (decompression-bomb guard)")
     val_fraction: float = param(0.15, "share of images for validation (early stopping)")
     test_fraction: float = param(0.2, "share of images held out for the test accuracy")
     backbone: str = param("compact_cnn", "network: compact_cnn or tiny_resnet")
     width: int = param(16, "channels of the network's first layer (later layers scale from it)")
     backbone_weights: str = param("", "optional state_dict file to start from (a pretrained backbone)")
+    augment: str = param("none", "random changes to training batches only: none, shift (translate up to 1/8 of "
+                         "the side), flip (horizontal/vertical) or shift_flip")
     batch_size: int = param(32, "images per training step per process")
     learning_rate: float = param(0.002, "learning rate per process (scaled by the number of processes)")
     max_epochs: int = param(30, "most training epochs")
@@ -47,6 +60,8 @@ class VisionConfig(JobConfig):
     num_processes: int = param(2, "data-parallel training processes (capped at the GPU count on GPUs)")
     accelerator: str = param("auto", "auto (GPU when present), cpu or gpu")
     local_mode: bool = param(True, "train on the driver node (true) or on Spark workers (false)")
+    max_accuracy_drop: float = param(0.1, "score warns when accuracy on class-named score folders is, beyond "
+                                     "sampling noise, more than this below the model's test accuracy")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -69,6 +84,13 @@ class VisionConfig(JobConfig):
             raise ConfigError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
         if self.accelerator not in ACCELERATORS:
             raise ConfigError(f"accelerator must be one of {ACCELERATORS}, got {self.accelerator!r}")
+        if self.augment not in AUGMENTATIONS:
+            raise ConfigError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
+        if not 1 <= self.max_image_pixels <= PILLOW_MAX_IMAGE_PIXELS:
+            raise ConfigError(f"max_image_pixels must be in [1, {PILLOW_MAX_IMAGE_PIXELS}], "
+                              f"got {self.max_image_pixels}")
+        if not 0 <= self.max_accuracy_drop <= 1:
+            raise ConfigError(f"max_accuracy_drop must be in [0, 1], got {self.max_accuracy_drop}")
         if self.color_mode not in COLOR_MODES:
             raise ConfigError(f"color_mode must be one of {COLOR_MODES}, got {self.color_mode!r}")
 

@@ -129,3 +129,10 @@ def iterate_split(folder: str, batch_size: int, size: int, channels: int) -> Ite
     for f in shard_files(folder):
         for batch in pq.ParquetFile(f).iter_batches(batch_size, columns=SHARD_COLUMNS):
             yield to_tensor(batch.column(0).to_pylist(), size, channels), torch.tensor(batch.column(1).to_pylist())
+
+
+def iterate_split_pixels(folder: str, batch_size: int) -> Iterator[tuple[list[bytes], list[int]]]:
+    """Every row of an exported split once, in file order, as (decoded pixel rows, label indices) batches."""
+    for f in shard_files(folder):
+        for batch in pq.ParquetFile(f).iter_batches(batch_size, columns=SHARD_COLUMNS):
+            yield batch.column(0).to_pylist(), batch.column(1).to_pylist()

@@ -14,6 +14,7 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from usecases.vision.data import iterate_split  # noqa: E402
+from usecases.vision.portable import fast_input, fast_layout  # noqa: E402
 
 GRID_SAMPLES = 16
 
@@ -33,12 +34,12 @@ class Evaluation:
 
 def evaluate_split(net: torch.nn.Module, folder: str, size: int, channels: int, batch_size: int = 256) -> Evaluation:
     """Stream an exported split through ``net`` once (eval mode, no gradients)."""
-    net.eval()
+    fast_layout(net).eval()
     true, pred, samples = [], [], []
     with torch.no_grad():
         for x, y in iterate_split(folder, batch_size, size, channels):
             true.append(y.numpy())
-            pred.append(net(x).argmax(1).numpy())
+            pred.append(net(fast_input(x)).argmax(1).numpy())
             if sum(len(s) for s in samples) < GRID_SAMPLES:
                 samples.append(x.numpy())
     empty = np.zeros(0, dtype=np.int64)

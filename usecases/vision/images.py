@@ -1,19 +1,21 @@
-"""Image decoding and the prepared-image table: decode + resize in mapInPandas, label checks, stratified split."""
+"""Image files to the prepared-image table: every file listed, decoded in mapInPandas, labels checked, split.
+
+Decoding itself (formats, modes, the decompression-bomb guard, the reasons) lives in ``portable.py``, the file the
+logged model carries, so the job and a serving endpoint refuse the same files for the same reasons.
+"""
 
 from __future__ import annotations
 
-import io
+import os
 from collections.abc import Iterator, Sequence
 
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, IntegerType, StringType, StructField, StructType
 
-# Source modes that convert to L/RGB without guessing (CMYK, 16/32-bit and float images are refused).
-ACCEPTED_MODES = ("1", "L", "LA", "P", "RGB", "RGBA")
-MAX_SOURCE_PIXELS = 40_000_000  # refuse decompression bombs before decoding
+from shared.spark import parallelism
+from usecases.vision.portable import DEFAULT_MAX_IMAGE_PIXELS, decode_image
 
 DECODED_SCHEMA = StructType([
     StructField("path", StringType(), False),
@@ -22,73 +24,96 @@ DECODED_SCHEMA = StructType([
     StructField("pixels", BinaryType(), True),
     StructField("reason", StringType(), True),
 ])
+LISTING_SCHEMA = "path string, label string"
 SPLITS = ("train", "val", "test")
+# Listing rows per partition when decoding: enough partitions to use every core, small enough to spread the work.
+LISTING_ROWS_PER_PARTITION = 2_000
+REASON_FILE_TOO_LARGE = "file too large: {:,} bytes, over the {:,} bytes an image within the pixel limit can take"
 
 
-def decode_image(content: bytes | None, size: int, mode: str) -> tuple[bytes | None, str | None, str | None]:
-    """Decode PNG/JPEG bytes and resize to ``size`` x ``size`` in ``mode`` ('L' or 'RGB').
+def local_path(path: str) -> str:
+    """A local or mounted (/Volumes, /dbfs) path from Spark's URIs for them (``file:/x``, ``dbfs:/Volumes/x``)."""
+    for scheme in ("file://", "file:", "dbfs:"):
+        if path.startswith(scheme):
+            return path[len(scheme):]
+    return path
 
-    Returns (pixels as row-major uint8 bytes, HWC for RGB; source mode; reason). Exactly one of pixels and
-    reason is None: a file that cannot be decoded or has an unsupported mode gets a reason instead of raising.
-    """
-    if content is None:
-        return None, None, "file could not be read"
+
+def max_file_bytes(max_pixels: int) -> int:
+    """The largest file worth reading: 4 bytes a pixel (RGBA, uncompressed) at the pixel limit, plus 1 MiB of
+    headers and metadata. Anything bigger is not an image the job would decode, so it is never read into memory."""
+    return 4 * max_pixels + (1 << 20)
+
+
+def read_image_file(path: str | None, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """(bytes, None) for a readable file within ``max_bytes``; (None, reason) otherwise."""
+    if path is None:
+        return None, "file could not be read"
+    local = local_path(path)
     try:
-        with Image.open(io.BytesIO(content)) as img:
-            source_mode = img.mode
-            if img.format not in ("PNG", "JPEG"):
-                return None, source_mode, f"not a PNG or JPEG image (format {img.format})"
-            if img.width * img.height > MAX_SOURCE_PIXELS:
-                return None, source_mode, f"image too large ({img.width}x{img.height})"
-            if source_mode not in ACCEPTED_MODES:
-                return None, source_mode, f"unsupported image mode {source_mode}"
-            img.load()  # a truncated or corrupt file fails here, not later
-            resized = img.convert(mode).resize((size, size), Image.Resampling.BILINEAR)
-            return resized.tobytes(), source_mode, None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        return None, None, f"cannot decode image: {type(exc).__name__}: {exc}"[:300]
-
-
-def read_file_bytes(path: str) -> bytes | None:
-    """Bytes of a local or mounted (/Volumes, /dbfs) file; None when it cannot be read."""
-    local = path
-    for scheme in ("file:", "dbfs:"):  # Spark's URIs for local files and for /Volumes on Databricks
-        if local.startswith(scheme):
-            local = local[len(scheme):]
-    try:
+        size = os.stat(local).st_size
+        if size > max_bytes:
+            return None, REASON_FILE_TOO_LARGE.format(size, max_bytes)
         with open(local, "rb") as fh:
-            return fh.read()
+            return fh.read(), None
     except OSError:
-        return None
+        return None, "file could not be read"
 
 
-def decode_batches(batches: Iterator[pd.DataFrame], size: int, mode: str) -> Iterator[pd.DataFrame]:
-    """mapInPandas body: (path, label, content | null) -> DECODED_SCHEMA; a null content is read from path."""
+def decode_file(path: str | None, size: int, mode: str, max_pixels: int,
+                ) -> tuple[bytes | None, str | None, str | None]:
+    """One file -> (pixels, source mode, reason), as ``decode_image``; unreadable or oversized files get a reason."""
+    content, reason = read_image_file(path, max_file_bytes(max_pixels))
+    if reason is not None:
+        return None, None, reason
+    return decode_image(content, size, mode, max_pixels)
+
+
+def decode_batches(batches: Iterator[pd.DataFrame], size: int, mode: str, max_pixels: int) -> Iterator[pd.DataFrame]:
+    """mapInPandas body: (path, label) -> DECODED_SCHEMA; each worker reads its files itself."""
     for pdf in batches:
         rows = []
-        for path, label, content in zip(pdf["path"], pdf["label"], pdf["content"], strict=True):
-            data = read_file_bytes(path) if content is None else bytes(content)
-            pixels, source_mode, reason = decode_image(data, size, mode)
+        for path, label in zip(pdf["path"], pdf["label"], strict=True):
+            pixels, source_mode, reason = decode_file(path, size, mode, max_pixels)
             rows.append((path, label, source_mode, pixels, reason))
         yield pd.DataFrame(rows, columns=DECODED_SCHEMA.fieldNames())
 
 
-def images_from_folder(spark, root: str) -> DataFrame:  # noqa: ANN001 - SparkSession
-    """Every file under ``root`` as (path, label, content); label = the name of the file's parent folder."""
-    files = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(root)
-    return files.select(
-        F.col("path"), F.element_at(F.split("path", "/"), -2).alias("label"), F.col("content"),
-    )
+def list_files(root: str) -> list[str]:
+    """Every file under ``root``, recursively and sorted: empty files and names starting with ``.`` or ``_`` too.
+
+    Spark's file sources (``binaryFile``) silently skip exactly those, so a zero-byte image would be counted
+    nowhere; listing here makes every file either prepared or quarantined. The listing is paths only (about 100
+    bytes a file), the same list Spark's own file index holds on the driver.
+    """
+    found = []
+    for folder, _, files in os.walk(local_path(root)):
+        found.extend(os.path.join(folder, name) for name in files)
+    return sorted(found)
+
+
+def listing_frame(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
+    """(path, label) rows for file paths, label = the name of each file's parent folder, spread over partitions."""
+    pdf = pd.DataFrame({"path": pd.Series(list(paths), dtype=object),
+                        "label": pd.Series([os.path.basename(os.path.dirname(p)) for p in paths], dtype=object)})
+    frame = spark.createDataFrame(pdf, LISTING_SCHEMA)
+    partitions = max(parallelism(spark), -(-len(paths) // LISTING_ROWS_PER_PARTITION))
+    return frame.repartition(partitions)
+
+
+def images_from_folder(spark: SparkSession, root: str) -> DataFrame:
+    """Every file under ``root`` as (path, label); label = the name of the file's parent folder."""
+    return listing_frame(spark, list_files(root))
 
 
 def images_from_table(listing: DataFrame) -> DataFrame:
-    """A (path, label) table as (path, label, content=null): the decoder reads each file itself."""
-    return listing.select("path", "label", F.lit(None).cast(BinaryType()).alias("content"))
+    """A (path, label) table, as the decoder takes it."""
+    return listing.select("path", "label")
 
 
-def decode_images(images: DataFrame, size: int, mode: str) -> DataFrame:
-    """(path, label, content) -> DECODED_SCHEMA rows, one per input row, decoded in Python workers."""
-    return images.mapInPandas(lambda it: decode_batches(it, size, mode), DECODED_SCHEMA)
+def decode_images(images: DataFrame, size: int, mode: str, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> DataFrame:
+    """(path, label) -> DECODED_SCHEMA rows, one per input row, decoded in Python workers."""
+    return images.mapInPandas(lambda it: decode_batches(it, size, mode, max_pixels), DECODED_SCHEMA)
 
 
 def flag_unknown_labels(decoded: DataFrame, classes: Sequence[str]) -> DataFrame:

@@ -1,4 +1,8 @@
-"""The classifier networks (a compact CNN by default) and the LightningModule that trains them."""
+"""The LightningModule that trains a classifier network, its training-batch augmentation, and backbone set-up.
+
+The networks themselves live in ``portable.py`` (self-contained, logged with the model); this module adds what
+only training needs.
+"""
 
 from __future__ import annotations
 
@@ -9,50 +13,28 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-# A faster-moving BatchNorm average: with a few steps per epoch the default 0.1 leaves eval-mode statistics
-# epochs behind the weights, and validation loss swings enough to trip early stopping.
-BN_MOMENTUM = 0.3
+from usecases.vision.config import AUGMENTATIONS
+from usecases.vision.portable import build_network, fast_input
 
 
-def _conv_block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout, momentum=BN_MOMENTUM),
-                         nn.ReLU(inplace=True))
-
-
-class CompactCNN(nn.Sequential):
-    """Three conv blocks with pooling, global average pooling, a linear head: about 25k weights at width 16."""
-
-    def __init__(self, channels: int, num_classes: int, width: int = 16) -> None:
-        super().__init__(
-            _conv_block(channels, width), nn.MaxPool2d(2),
-            _conv_block(width, 2 * width), nn.MaxPool2d(2),
-            _conv_block(2 * width, 4 * width),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, num_classes),
-        )
-
-
-class _Residual(nn.Module):
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(_conv_block(width, width), nn.Conv2d(width, width, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(width, momentum=BN_MOMENTUM))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(x + self.body(x))
-
-
-class TinyResNet(nn.Sequential):
-    """A stem and two residual stages: more capacity for real photographs, still CPU-trainable."""
-
-    def __init__(self, channels: int, num_classes: int, width: int = 16) -> None:
-        super().__init__(
-            _conv_block(channels, width), _Residual(width), nn.MaxPool2d(2),
-            _conv_block(width, 2 * width), _Residual(2 * width), nn.MaxPool2d(2),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, num_classes),
-        )
-
-
-BACKBONE_CLASSES = {"compact_cnn": CompactCNN, "tiny_resnet": TinyResNet}
+def augment_batch(x: torch.Tensor, kind: str) -> torch.Tensor:
+    """A randomly changed copy of a (N, C, H, W) batch (see ``AUGMENTATIONS`` in config for the kinds); draws from
+    torch's global generator, which each rank seeds."""
+    if kind == "none":
+        return x
+    n, _, h, w = x.shape
+    if "shift" in kind:
+        pad = max(1, min(h, w) // 8)
+        padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+        dy = torch.randint(0, 2 * pad + 1, (n,)).tolist()
+        dx = torch.randint(0, 2 * pad + 1, (n,)).tolist()
+        x = torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
+    if "flip" in kind:
+        flip_w = (torch.rand(n) < 0.5).view(n, 1, 1, 1).to(x.device)
+        flip_h = (torch.rand(n) < 0.5).view(n, 1, 1, 1).to(x.device)
+        x = torch.where(flip_w, x.flip(-1), x)
+        x = torch.where(flip_h, x.flip(-2), x)
+    return x
 
 
 def build_backbone(name: str, channels: int, num_classes: int, width: int, weights_path: str = "") -> nn.Module:
@@ -61,7 +43,7 @@ def build_backbone(name: str, channels: int, num_classes: int, width: int, weigh
     Weights whose shape does not fit (for example a head trained for other classes) are skipped, so a
     backbone trained elsewhere can be fine-tuned here.
     """
-    net = BACKBONE_CLASSES[name](channels, num_classes, width)
+    net = build_network(name, channels, num_classes, width)
     if weights_path:
         state = torch.load(Path(weights_path), map_location="cpu", weights_only=True)
         own = net.state_dict()
@@ -75,9 +57,11 @@ def build_backbone(name: str, channels: int, num_classes: int, width: int, weigh
 class DefectClassifier(L.LightningModule):
     """Cross-entropy training of ``net``; logs train_loss, val_loss and val_acc per epoch (synced across ranks)."""
 
-    def __init__(self, net: nn.Module, learning_rate: float, max_epochs: int) -> None:
+    def __init__(self, net: nn.Module, learning_rate: float, max_epochs: int, augment: str = "none") -> None:
         super().__init__()
-        self.net, self.learning_rate, self.max_epochs = net, learning_rate, max_epochs
+        if augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
+        self.net, self.learning_rate, self.max_epochs, self.augment = net, learning_rate, max_epochs, augment
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -87,7 +71,7 @@ class DefectClassifier(L.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
-        loss = F.cross_entropy(self.net(x), y)
+        loss = F.cross_entropy(self.net(fast_input(augment_batch(x, self.augment))), y)
         # Summed here and logged once per epoch: self.log on every step costs ~10% on a small CPU model.
         self.loss_sum, self.loss_batches = self.loss_sum + loss.detach(), self.loss_batches + 1
         return loss
@@ -97,7 +81,7 @@ class DefectClassifier(L.LightningModule):
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
-        logits = self.net(x)
+        logits = self.net(fast_input(x))
         self.log("val_loss", F.cross_entropy(logits, y), on_epoch=True, sync_dist=True, batch_size=len(y))
         self.log("val_acc", (logits.argmax(1) == y).float().mean(), on_epoch=True, sync_dist=True, batch_size=len(y))
 

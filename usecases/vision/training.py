@@ -18,6 +18,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from usecases.vision.data import ShardedImageDataModule
 from usecases.vision.model import DefectClassifier, build_backbone
+from usecases.vision.portable import fast_layout
 
 EPOCH_METRICS = ("train_loss", "val_loss", "val_acc")
 
@@ -45,6 +46,7 @@ class TrainSpec:
     use_gpu: bool = False
     tracking_uri: str = ""
     run_id: str = ""
+    augment: str = "none"
 
 
 class EpochMetricsLogger(Callback):
@@ -53,6 +55,10 @@ class EpochMetricsLogger(Callback):
     def __init__(self, tracking_uri: str, run_id: str) -> None:
         self.tracking_uri, self.run_id = tracking_uri, run_id
         self.history: list[dict[str, float]] = []
+        self.started = (time.perf_counter(), time.process_time())
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.started = (time.perf_counter(), time.process_time())
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Callbacks run before the module's own epoch-end hook, so the train loss is reduced here (all ranks).
@@ -63,6 +69,9 @@ class EpochMetricsLogger(Callback):
     def _record(self, trainer: L.Trainer, train_loss: float) -> None:
         row = {k: float(trainer.callback_metrics[k]) for k in EPOCH_METRICS if k in trainer.callback_metrics}
         row["train_loss"] = train_loss
+        # Training and validation of the epoch on rank 0: wall seconds, and CPU seconds of this rank's process.
+        row["epoch_wall_s"] = time.perf_counter() - self.started[0]
+        row["epoch_cpu_s"] = time.process_time() - self.started[1]
         self.history.append({"epoch": float(trainer.current_epoch), **row})
         if self.run_id:
             from mlflow.entities import Metric
@@ -137,8 +146,9 @@ def fit_on_rank(spec: TrainSpec) -> None:
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))  # ranks must not oversubscribe cores
     L.seed_everything(spec.seed, workers=True, verbose=False)
-    net = build_backbone(spec.backbone, spec.channels, spec.num_classes, spec.width, spec.backbone_weights)
-    module = DefectClassifier(net, spec.learning_rate, spec.max_epochs)
+    net = fast_layout(build_backbone(spec.backbone, spec.channels, spec.num_classes, spec.width,
+                                     spec.backbone_weights))
+    module = DefectClassifier(net, spec.learning_rate, spec.max_epochs, spec.augment)
     data = ShardedImageDataModule(spec.train_dir, spec.val_dir, rank, world, spec.batch_size, spec.image_size,
                                   spec.channels, spec.seed)
     metrics, best = EpochMetricsLogger(spec.tracking_uri, spec.run_id), BestWeights()

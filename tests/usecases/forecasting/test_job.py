@@ -114,7 +114,8 @@ def test_users_file_with_other_keys_and_broken_series(spark, warehouse: Path, ml
     store = LocalTableStore(spark, "main", "ml_use_cases", warehouse)
     assert not store.exists("sales")
 
-    reasons = {r["sku"]: r["reason"] for r in store.read("sales_quarantine").select("sku", "reason").collect()}
+    reasons = {r["sku"]: r["quarantine_reason"]
+               for r in store.read("sales_quarantine").select("sku", "quarantine_reason").collect()}
     assert reasons == {"negative": "units_sold must be >= 0", "all-nan": "no observed units_sold values",
                        "two-points": "too short: 2 observed days < min_history_days=60"}
     assert store.read("forecast_errors").count() == 0  # the constant series is chosen seasonal-naive, not failed

@@ -43,11 +43,11 @@ def test_calendars_are_completed_and_short_series_quarantined(spark, sales, poli
     assert gap["is_filled"] and gap["units_sold"] == gap_value
     unknown = prepared.filter(F.col("date") == day(8)).first()
     assert unknown["units_sold"] is None and not unknown["is_filled"]
-    reasons = result.quarantined.groupBy("region", "sku", "reason").count()
+    reasons = result.quarantined.groupBy("region", "sku", "quarantine_reason").count()
     expected = spark.createDataFrame(
         [("north", "b", "too short: 2 observed days < min_history_days=14", 2),
          ("south", "a", "no observed units_sold values", 20)],
-        "region string, sku string, reason string, count bigint")
+        "region string, sku string, quarantine_reason string, count bigint")
     assert_df_equality(reasons, expected, ignore_row_order=True, ignore_nullable=True)
     assert result.series_quarantined == 2
     # every input row is accounted for: prepared (observed) + quarantined + after the cut-off + contract rejects

@@ -1,6 +1,10 @@
-"""The compiled SQL equals the tree: probabilities, classes and leaf ids, with missing values and unseen categories."""
+"""The compiled SQL and the registered pyfunc equal the tree: probabilities, classes and leaf ids, with missing values
+and unseen categories. The pyfunc is checked on its JSON export (the arrays it loads) and, once, as a logged MLflow
+model loaded back with ``mlflow.pyfunc.load_model`` from raw transaction columns."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
@@ -9,8 +13,9 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 from sklearn.tree import DecisionTreeClassifier
 
-from usecases.fraud.features import FeatureSpec
-from usecases.fraud.tree_to_sql import tree_to_rules, tree_to_sql
+from usecases.fraud.features import FeatureSpec, add_features, default_spec
+from usecases.fraud.tree_model import TreeArrays
+from usecases.fraud.tree_to_sql import as_tree, export_tree, tree_to_rules, tree_to_sql
 
 CATEGORIES = ("CASH_IN", "CASH_OUT", "PAYMENT", "TRANSFER")
 
@@ -43,11 +48,16 @@ def _sql_scores(spark, pdf: pd.DataFrame, model: DecisionTreeClassifier, spec: F
 
 
 def _assert_same(sql: pd.DataFrame, model: DecisionTreeClassifier, spec: FeatureSpec, pdf: pd.DataFrame) -> None:
+    """SQL == sklearn == the pyfunc's numpy tree rebuilt from the JSON text it is logged as, bit for bit."""
     x = spec.to_matrix(pdf)
     proba = model.predict_proba(x)[:, list(model.classes_).index(1)]
     assert np.array_equal(sql["probability"].to_numpy(), proba)  # exact, not approximate
     assert np.array_equal(sql["prediction"].to_numpy(), model.predict(x))
     assert np.array_equal(sql["rule_id"].to_numpy(), model.apply(x))
+    served = TreeArrays(json.loads(json.dumps(export_tree(model)))).predict(x)
+    assert np.array_equal(served["probability"].to_numpy(), proba)
+    assert np.array_equal(served["prediction"].to_numpy(), model.predict(x))
+    assert np.array_equal(served["rule_id"].to_numpy(), model.apply(x))
 
 
 def test_sql_equals_tree_on_10k_rows_with_missing_values_and_unseen_categories(spark) -> None:
@@ -114,3 +124,49 @@ def test_property_random_trees_on_random_data(spark, seed: int, depth: int, miss
     model = DecisionTreeClassifier(max_depth=depth, random_state=seed, min_samples_leaf=1 + seed % 5).fit(x, y)
     scored = _frame(rng, 300, numeric, (*spec.categories, "ZZZ"), missing=0.2)
     _assert_same(_sql_scores(spark, scored, model, spec), model, spec, scored)
+
+
+def _transactions(rng: np.random.Generator, rows: int) -> pd.DataFrame:
+    """Raw transaction columns with missing balances, unseen and missing types, and values at float32's edges."""
+    balances = {c: np.round(rng.lognormal(9, 2.5, rows), 2) for c in
+                ("old_balance_orig", "new_balance_orig", "old_balance_dest", "new_balance_dest")}
+    types = rng.choice(["TRANSFER", "CASH_OUT", "PAYMENT", "CASH_IN", "DEBIT"], rows).astype(object)
+    pdf = pd.DataFrame({"transaction_id": np.arange(rows), "step": rng.integers(0, 800, rows), "type": types,
+                        "amount": np.round(rng.lognormal(10, 2.5, rows), 2), **balances})
+    for column in ("old_balance_dest", "new_balance_dest", "old_balance_orig"):
+        pdf.loc[rng.random(rows) < 0.05, column] = np.nan
+    pdf.loc[rng.random(rows) < 0.03, "type"] = None
+    pdf.loc[rng.random(rows) < 0.03, "type"] = "NEVER_SEEN"
+    pdf.loc[:3, "amount"] = [3.4e38, 1e-45, 0.0, 16777217.0]  # float32 max, denormal, zero, 2**24 + 1
+    return pdf
+
+
+def test_logged_pyfunc_equals_sql_and_sklearn_from_raw_columns(spark, mlflow_store: str) -> None:
+    """Loaded with mlflow.pyfunc from its own artifacts, the model scores raw columns exactly like the compiled SQL
+    evaluated by Spark on features computed by Spark, and like sklearn on the training matrix."""
+    import mlflow
+
+    from shared.tracking import ensure_experiment
+    from usecases.fraud import serving
+
+    rng = np.random.default_rng(21)
+    train = add_features(spark.createDataFrame(_transactions(rng, 3000).replace({np.nan: None}))).toPandas()
+    spec = default_spec(["CASH_IN", "CASH_OUT", "PAYMENT", "TRANSFER"])
+    x = spec.to_matrix(train)
+    y = ((np.nan_to_num(train["orig_diff"].to_numpy()) < -1000) ^ (rng.random(len(train)) < 0.1)).astype(int)
+    model = DecisionTreeClassifier(max_depth=9, random_state=0).fit(x, y)
+    scored = _transactions(rng, 6000)
+    df = spark.createDataFrame(scored.replace({np.nan: None}))
+    sql = (add_features(df).select("transaction_id", F.expr(tree_to_sql(model, spec)).alias("t"))
+           .select("transaction_id", "t.*").toPandas().sort_values("transaction_id").reset_index(drop=True))
+    with mlflow.start_run(experiment_id=ensure_experiment("/tests/fraud-pyfunc")):  # artifacts in the temp home
+        info = serving.log_model(as_tree(model), spec, scored.head(5), tree_to_sql(model, spec))
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    served = loaded.predict(scored[spec.input_columns])
+    spark_features = add_features(df).toPandas().sort_values("transaction_id").reset_index(drop=True)
+    x_spark = spec.to_matrix(spark_features)
+    for out in (sql, served):
+        assert np.array_equal(out["probability"].to_numpy(), model.predict_proba(x_spark)[:, 1])
+        assert np.array_equal(out["prediction"].to_numpy(), model.predict(x_spark))
+        assert np.array_equal(out["rule_id"].to_numpy(), model.apply(x_spark))
+    assert list(loaded.metadata.get_input_schema().input_names()) == spec.input_columns

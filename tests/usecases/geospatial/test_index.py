@@ -26,12 +26,12 @@ ROWS = [
 def test_bad_coordinates_are_quarantined_with_reasons(spark) -> None:
     raw = spark.createDataFrame(ROWS, "point_id string, lat string, lon string, value string")
     result = apply_contract(raw, POINTS)
-    reasons = {r["point_id"]: r["reason"] for r in result.quarantined.collect()}
-    assert reasons["2"] == "lat is NaN"
+    reasons = {r["point_id"]: r["quarantine_reason"] for r in result.quarantined.collect()}
+    assert reasons["2"] == "lat is not a finite number: NaN"
     assert reasons["3"] == "lat outside [-90, 90]"
     assert reasons["4"] == "lon outside [-180, 180]"
     assert reasons["5"] == "lat is null"
-    assert "lat is not a valid double" in reasons["6"]
+    assert "lat is not a number: abc" in reasons["6"]
     assert "duplicate key" in reasons["8"]
     assert sorted(r["point_id"] for r in result.valid.collect()) == [1, 7]
     indexed = {r["point_id"]: r["cell"] for r in index_points(result.valid, 9).collect()}

@@ -68,6 +68,6 @@ def test_boundary_cells_are_checked_and_interior_cells_are_not(city) -> None:
 
 def test_bad_zones_are_rejected_not_fatal(city) -> None:
     *_, clean, _, rejected = city
-    reasons = [r["reason"] for r in rejected.collect()]
+    reasons = [r["quarantine_reason"] for r in rejected.collect()]
     assert len(reasons) == 1 and "not valid WKT or GeoJSON" in reasons[0]
     assert clean.filter("repaired").count() == 1  # the bow-tie

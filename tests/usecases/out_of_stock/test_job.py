@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from shared.bundle import load_bundle
 from shared.runner import run_job
 from shared.tables import LocalTableStore
+from usecases.out_of_stock.alerts import EPISODE_COLUMNS, EPISODE_GAP_DAYS
 from usecases.out_of_stock.generate import DAILY_COLUMNS, simulate_series
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -38,10 +39,17 @@ def test_generated_data_meets_precision_recall_targets(spark, warehouse: Path, m
     assert runs["metrics.slow_mover_zero_day_flag_rate"].iloc[0] <= 0.05
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs["run_id"].iloc[0], "plots")}
     assert artifacts == {"plots/actual_vs_expected_top_items.png", "plots/osa_heatmap.png"}
+    for alert_type in ("phantom_inventory", "safety_stock"):  # per alert-day too (the maintainers' metric)
+        assert quality[alert_type]["day_precision"] >= 0.8, quality[alert_type]
     alerts = tables.read("oos_alerts")
-    assert alerts.columns == ["date", "store_id", "item_id", "alert_type", "score", "expected_units",
-                              "actual_units", "est_lost_units", "reason"]
-    assert tables.read("osa_daily").count() == 2 * 60 * 150
+    assert alerts.columns == list(EPISODE_COLUMNS)
+    alert_days = tables.read("oos_alert_days")
+    # One row per episode; expanding them covers exactly the daily alert rows of the same type.
+    assert alerts.agg(F.sum("days")).first()[0] == alert_days.count()
+    assert alerts.filter(F.col("start_date") > F.col("end_date")).count() == 0
+    daily = tables.read("osa_daily")
+    assert daily.count() == 2 * 60 * 150
+    assert {"store_closed", "safety_stock_alert", "alert_type"} <= set(daily.columns)
 
 
 def user_files(tmp_path: Path, cut: int) -> tuple[Path, Path, Path]:
@@ -73,15 +81,21 @@ def test_users_own_files_bad_rows_and_no_future_leakage(spark, tmp_path: Path, m
         run_job(load_bundle(REPO_ROOT), "out_of_stock", overrides=params, warehouse=str(warehouse))
         outputs[name] = store(spark, warehouse)
     tables = outputs["full"]
-    reasons = [r["reason"] for r in tables.read("store_item_daily_quarantine").collect()]
+    reasons = [r["quarantine_reason"] for r in tables.read("store_item_daily_quarantine").collect()]
     assert sum("duplicate key" in r for r in reasons) == 2
     assert sum("negative stock" in r for r in reasons) == 1
-    assert [r["reason"] for r in tables.read("lead_times_quarantine").collect()] == [
+    assert [r["quarantine_reason"] for r in tables.read("lead_times_quarantine").collect()] == [
         "lead_time_days must be between 1 and 365"]
     assert tables.read("oos_lead_time_gaps").count() == 3
     assert tables.read("oos_prepared").filter("is_filled").count() == 2    # the rejected days are refilled
     last_past = date(2024, 1, 1) + pd.Timedelta(days=cut - 1)
-    past_alerts = outputs["past"].read("oos_alerts")
-    full_alerts = tables.read("oos_alerts").filter(F.col("date") <= F.lit(last_past))
-    assert past_alerts.count() > 0
-    assert_df_equality(full_alerts, past_alerts, ignore_row_order=True)
+    past_days = outputs["past"].read("oos_alert_days")
+    full_days = tables.read("oos_alert_days").filter(F.col("date") <= F.lit(last_past))
+    assert past_days.count() > 0
+    assert_df_equality(full_days, past_days, ignore_row_order=True)
+    # Episodes that ended before the cut (more than the episode gap before it) are final in both runs.
+    settled = F.col("end_date") < F.lit(last_past - pd.Timedelta(days=EPISODE_GAP_DAYS))
+    past_eps = outputs["past"].read("oos_alerts").filter(settled).drop("is_open")
+    full_eps = tables.read("oos_alerts").filter(settled).drop("is_open")
+    assert past_eps.count() > 0
+    assert_df_equality(full_eps, past_eps, ignore_row_order=True)

@@ -1,4 +1,5 @@
-"""Decoding, quarantine reasons and the stratified split of the prepared-image table."""
+"""Decoding, listing, quarantine reasons and the stratified split of the prepared-image table (the table of bad
+files and their reasons is tests/usecases/vision/test_bad_input.py)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,19 @@ import io
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from usecases.vision.images import (
     assign_splits,
-    decode_image,
     decode_images,
     flag_unknown_labels,
     images_from_folder,
+    list_files,
 )
+from usecases.vision.portable import decode_image
 
 
 def _encoded(mode: str, fmt: str = "PNG", size: tuple[int, int] = (20, 10)) -> bytes:
@@ -30,15 +33,20 @@ def test_decode_resizes_and_converts() -> None:
     assert reason is None and mode == "RGB" and len(pixels) == 8 * 8
     pixels, _, _ = decode_image(_encoded("L"), 8, "RGB")
     assert len(pixels) == 8 * 8 * 3
+    pixels, mode, reason = decode_image(_encoded("CMYK", "JPEG"), 8, "RGB")  # CMYK converts, it is 8-bit
+    assert reason is None and mode == "CMYK" and len(pixels) == 8 * 8 * 3
 
 
-def test_decode_gives_reasons_instead_of_raising() -> None:
-    png = _encoded("L")
-    assert "cannot decode" in decode_image(png[: len(png) // 2], 8, "L")[2]
-    assert "cannot decode" in decode_image(b"not an image", 8, "L")[2]
-    assert decode_image(_encoded("CMYK", "JPEG"), 8, "L")[2] == "unsupported image mode CMYK"
-    assert "not a PNG or JPEG" in decode_image(_encoded("L", "GIF"), 8, "L")[2]
-    assert decode_image(None, 8, "L")[2] == "file could not be read"
+def test_exif_orientation_is_applied_before_resizing() -> None:
+    image = Image.new("L", (4, 2), 0)
+    image.putpixel((0, 0), 255)  # top-left bright
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", exif=exif)
+    pixels, _, reason = decode_image(buffer.getvalue(), 4, "L")
+    upright = np.frombuffer(pixels, dtype=np.uint8).reshape(4, 4)
+    assert reason is None and upright[0, -1] > 100 and upright[0, 0] < 100  # the bright corner moved right
 
 
 def test_corrupt_files_and_unknown_labels_are_flagged(spark, tmp_path: Path) -> None:
@@ -48,10 +56,19 @@ def test_corrupt_files_and_unknown_labels_are_flagged(spark, tmp_path: Path) -> 
         (tmp_path / label / name).write_bytes(data)
     decoded = flag_unknown_labels(decode_images(images_from_folder(spark, str(tmp_path)), 8, "L"), ("clean", "spot"))
     reasons = {Path(r["path"]).name: r["reason"] for r in decoded.collect()}
-    assert reasons["ok.png"] is None
-    assert reasons["broken.png"].startswith("cannot decode image")
+    assert reasons["ok.png"] is None and reasons["cmyk.jpg"] is None
+    assert reasons["broken.png"] == "corrupt or truncated PNG header"
     assert reasons["other.png"].startswith("unknown label 'smudge'")
-    assert reasons["cmyk.jpg"] == "unsupported image mode CMYK"
+
+
+def test_listing_holds_every_file_spark_would_skip(tmp_path: Path) -> None:
+    """Spark's binaryFile source drops empty files and names starting with '.' or '_': the listing keeps them."""
+    for rel in ("a/x.png", "a/.hidden.png", "a/_under.png", "_b/y.png", "a/empty.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"" if "empty" in rel else b"x")
+    assert [Path(p).relative_to(tmp_path).as_posix() for p in list_files(str(tmp_path))] == sorted(
+        ["a/x.png", "a/.hidden.png", "a/_under.png", "_b/y.png", "a/empty.png"])
+    assert list_files(f"file:{tmp_path}") == list_files(str(tmp_path))
 
 
 @settings(max_examples=8, deadline=None)
