@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shared.config import ConfigError
+from shared.contracts import TOP_REASONS, reason_column
 from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport, quarantine_table
 from shared.tracking import lineage_tags, log_metrics
 from usecases.forecasting import publish as pub
@@ -60,13 +61,13 @@ def run_generate(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) ->
 def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
     """Contract-check ``sales``, cut at the training date, quarantine short series, complete calendars."""
     contract = sales_contract(cfg.keys)
-    valid, rows_in = ctx.read_with_contract(cfg.sales_table, contract)
-    if rows_in == 0:
-        raise InputError(f"{cfg.sales_table} has no rows (only a header?): nothing to forecast")
-    training_date = resolve_training_date(cfg.training_date, valid, rows_in)
+    valid, rows_in = ctx.read_with_contract(cfg.sales_table, contract)  # empty or all-bad input stops here
+    training_date = resolve_training_date(cfg.training_date, valid)
     result = prepare_sales(valid, cfg.keys, training_date, cfg.fill_policy, cfg.min_history_days)
     ctx.tables.write(result.prepared.withColumn("training_date", F.lit(training_date)), cfg.prepared_table)
     series_rows = ctx.add_to_quarantine(contract.table, result.quarantined)
+    reason = reason_column(valid.columns)  # few distinct texts: one per reason and observed-day count
+    ctx.note_reasons({r[reason]: r["count"] for r in result.quarantined.groupBy(reason).count().collect()})
     prepared = ctx.tables.read(cfg.prepared_table)
     counts = prepared.groupBy(FILLED).count().collect()  # two rows
     filled = sum(r["count"] for r in counts if r[FILLED])
@@ -78,8 +79,10 @@ def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
     # Not balanced: calendar completion adds rows. Accounting: in = observed + quarantined + after cut-off.
     metrics["series_rows_quarantined"] = float(series_rows)
     if not metrics["series_prepared"]:  # after the quarantine is written, so the reasons can be read
+        top = sorted(ctx.quarantine_reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REASONS]
+        reasons = "".join(f"{text!r} x {count:,}; " for text, count in top)
         raise InputError(f"no series left to forecast up to {training_date}: {ctx.quarantined:,} of {rows_in:,} "
-                         f"rows quarantined (reasons in {quarantine_table(contract.table)}), "
+                         f"rows quarantined ({reasons}all in {quarantine_table(contract.table)}), "
                          f"{after:,} after the training date")
     return TaskReport(rows_in, observed, ctx.quarantined, balanced=False, metrics=metrics)
 

@@ -28,19 +28,13 @@ from usecases.forecasting.contracts import DATE, TARGET
 FILLED = "is_filled"
 
 
-def resolve_training_date(configured: str, sales: DataFrame, rows_in: int | None = None) -> dt.date:
-    """The configured training date, else the latest date in ``sales`` (the forecast origin).
-
-    ``rows_in``, the rows read before the contract, only words the error when no row is left."""
+def resolve_training_date(configured: str, sales: DataFrame) -> dt.date:
+    """The configured training date, else the latest date in ``sales`` (the forecast origin)."""
     if configured:
         return dt.date.fromisoformat(configured)
     latest = sales.agg(F.max(DATE)).first()[0]
     if latest is None:
-        if rows_in == 0:
-            raise InputError("sales has no rows (only a header?): nothing to forecast")
-        read = f"none of the {rows_in:,} rows read" if rows_in else "no row"
-        raise InputError(f"sales has no valid rows: {read} passed its contract (reasons in sales_quarantine); "
-                         "nothing to forecast")
+        raise InputError("sales has no valid rows: nothing to forecast (reasons in sales_quarantine)")
     return latest
 
 
