@@ -51,8 +51,13 @@ def gate_series(results: DataFrame, metrics: DataFrame, keys: Sequence[str]) -> 
 
 
 def mean_score(frame: DataFrame) -> tuple[float, int]:
-    """Mean of ``score`` and how many series it covers (NaN over none)."""
-    row = frame.agg(F.avg("score").alias("mean"), F.count("score").alias("n")).first()
+    """Mean of ``score`` and how many series it covers (NaN over none).
+
+    Summed as decimals, so the figure does not depend on row order: the champion's scores arrive in another
+    order than the challenger's, and a double sum would make equal models differ in the last bit (and the
+    rerun of the same models win the gate)."""
+    exact = F.col("score").cast("decimal(38,18)")  # scores are percents <= 200: 18 decimals exact to 1e-18
+    row = frame.agg(F.avg(exact).alias("mean"), F.count("score").alias("n")).first()
     return (float(row["mean"]) if row["mean"] is not None else float("nan")), int(row["n"])
 
 

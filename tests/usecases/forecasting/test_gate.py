@@ -78,6 +78,14 @@ def test_the_challenger_is_scored_on_its_models_last_fold(spark, run_tables) -> 
     assert n == 3 and value == pytest.approx(used["last_fold_smape"].mean())
 
 
+def test_the_gate_mean_does_not_depend_on_row_order(spark) -> None:
+    values = [0.1, 0.2, 0.3]
+    assert sum(values) != sum(reversed(values))  # a double sum does depend on it
+    means = {mean_score(spark.createDataFrame([(v,) for v in order], "score double").coalesce(1))
+             for order in (values, values[::-1], values[1:] + values[:1])}
+    assert len(means) == 1 and means.pop() == (pytest.approx(0.2, rel=1e-15), 3)
+
+
 def test_a_champion_with_this_runs_settings_reuses_the_backtest_and_equals_a_refit(spark, run_tables) -> None:
     gate = _gate(spark, run_tables)
     models = {("1", str(i)): "seasonal_naive" for i in (1, 2, 3)}
@@ -142,7 +150,7 @@ def test_registration_gate_lineage_and_serving_without_this_repository(spark, ru
         second = log_and_register_forecaster(t["results"], cfg, END, gate, tags)
     assert first.promoted and first.reason == "no champion yet"
     # the same models scored on the same window: equal figures, so the champion stays
-    assert second.previous_champion_value == pytest.approx(second.value) and not second.promoted
+    assert second.previous_champion_value == second.value and not second.promoted  # exactly equal, not just close
     version = MlflowClient().get_model_version(name, second.version)
     assert version.tags["input.sales"] == "main.ml_use_cases.sales@3" and version.tags["git_commit"] == "abc"
     start = END - dt.timedelta(days=HORIZON - 1)
