@@ -13,7 +13,8 @@ GROWTHS = ("linear", "flat", "logistic")
 SEASONALITY_MODES = ("additive", "multiplicative")
 # The models the backtest can choose from per series (the same names as forecaster_model.MODEL_KINDS, kept
 # here so that parsing a config does not import the MLflow model module).
-CANDIDATE_MODELS = ("seasonal_naive", "croston_optimized", "adida", "imapa", "tsb", "auto_ets", "prophet")
+CANDIDATE_MODELS = ("window_13w", "window_8w", "window_26w", "seasonal_window_13w", "seasonal_naive",
+                    "croston_optimized", "adida", "imapa", "tsb", "auto_ets", "prophet")
 SELECTION_METRICS = ("smape", "mae", "rmse")
 ETS_MODEL = re.compile(r"^[ZAM][ZNAM][ZNAM]$")
 
@@ -56,15 +57,24 @@ class ForecastingConfig(JobConfig):
     holidays_country: str = param("US", "public holidays the models know: an ISO 3166 code the holidays package "
                                   "supports (US, GB, DE, PT...), empty for none; set it to your market's")
     season_length: int = param(7, "season length in days of the seasonal-naive baseline")
-    backtest_folds: int = param(2, "rolling-origin backtest folds")
+    backtest_folds: int = param(2, "rolling-origin backtest folds of a smooth series (Prophet and ETS compete)")
+    intermittent_backtest_folds: int = param(
+        4, "backtest folds of an intermittent series: its scores are noisy and its candidates cheap")
     backtest_horizon: int = param(28, "days forecast in each backtest fold")
     candidate_models: tuple[str, ...] = param(
         CANDIDATE_MODELS, "models the backtest compares per series on the same folds; the best makes the series' "
-        "forecast; on equal scores the one listed first wins; must include seasonal_naive (the fallback)")
-    selection_metric: str = param("smape", "backtest score the choice minimises over all fold days: smape "
-                                  "(2|y-f|/(|y|+|f|), 0/0 exact), mae or rmse")
+        "forecast; among scores within selection_tolerance of the best the one listed first wins; must include "
+        "seasonal_naive (the fallback)")
+    selection_metric: str = param("smape", "backtest score the choice minimises over all fold days, and what "
+                                  "window models minimise: smape (2|y-f|/(|y|+|f|), 0/0 exact), mae or rmse")
+    selection_tolerance: float = param(
+        0.05, "scores within this share of the best count as equal (the first listed wins): a choice made on a "
+        "few weeks must win clearly")
+    fit_history_days: int = param(1095, "models are fitted on at most this many last days (Prophet and ETS fit "
+                                  "time grows with it); 0: all")
     intermittent_adi: float = param(1.32, "a series with more days per demand day than this (ADI) is intermittent: "
-                                    "only seasonal_naive and intermittent methods compete for it; 0: all compete")
+                                    "window models, seasonal_naive and intermittent methods compete for it, not "
+                                    "ETS or Prophet; 0: all compete")
     ets_model: str = param("ZNZ", "ETS family auto_ets searches (error/trend/season, Z = choose); ZNZ leaves out "
                            "trend, which daily demand rarely sustains and costs 6x the fit time")
     tsb_alpha_d: float = param(0.1, "TSB intermittent method: smoothing of the demand size")
@@ -84,10 +94,10 @@ class ForecastingConfig(JobConfig):
         if reserved & set(self.key_columns):
             raise ConfigError(f"key_columns may not use reserved names {sorted(reserved & set(self.key_columns))}")
         for name in ("n_stores", "n_items", "n_days", "horizon", "min_history_days", "season_length",
-                     "backtest_folds", "backtest_horizon"):
+                     "backtest_folds", "intermittent_backtest_folds", "backtest_horizon"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("partitions", "plot_series", "uncertainty_samples"):
+        for name in ("partitions", "plot_series", "uncertainty_samples", "fit_history_days"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("intermittent_share", "short_share"):
@@ -99,6 +109,11 @@ class ForecastingConfig(JobConfig):
             raise ConfigError(f"logistic_cap_factor must be > 1, got {self.logistic_cap_factor}")
         if not 0.0 < self.interval_width < 1.0:
             raise ConfigError(f"interval_width must be in (0, 1), got {self.interval_width}")
+        if not 0.0 <= self.selection_tolerance < 1.0:
+            raise ConfigError(f"selection_tolerance must be in [0, 1), got {self.selection_tolerance}")
+        if 0 < self.fit_history_days < self.min_history_days:
+            raise ConfigError(f"fit_history_days ({self.fit_history_days}) must be 0 or >= min_history_days "
+                              f"({self.min_history_days})")
         if self.intermittent_adi < 0 or 0 < self.intermittent_adi < 1:
             raise ConfigError(f"intermittent_adi must be 0 (no split) or >= 1 (days per demand day), "
                               f"got {self.intermittent_adi}")

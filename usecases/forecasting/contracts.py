@@ -13,7 +13,9 @@ SALES = "sales"  # the logical input table; rows it rejects go to ``sales_quaran
 
 
 def sales_contract(key_columns: Sequence[str]) -> Contract:
-    """Contract of ``sales``: keys as text, a date, units_sold >= 0 (null allowed: an unknown day)."""
+    """Contract of ``sales``: keys as text (numeric keys are kept as their text), a date, units_sold >= 0 (null
+    allowed: an unknown day). NaN and infinities are quarantined by the core's cast (a model fitted on them
+    forecasts inf or NaN)."""
     return Contract(
         table=SALES,
         columns=(*[ColumnSpec(k, "string") for k in key_columns], ColumnSpec(DATE, "date"),

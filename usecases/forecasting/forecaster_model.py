@@ -13,10 +13,14 @@ everything that model needs to forecast, its fitted parameters included:
 - ``auto_ets``: statsforecast's fitted ETS model reduced to what forecasting needs (components, parameters,
   last state vector, sigma2); forecasts and intervals come from ``statsforecast.ets.forecast_ets``;
 - ``croston_optimized``, ``adida``, ``imapa``, ``tsb``: intermittent-demand methods, whose forecast is a flat
-  mean demand per day; intervals are empirical quantiles of the observed daily demand.
+  mean demand per day; intervals are empirical quantiles of the observed daily demand;
+- ``window_8w``, ``window_13w``, ``window_26w``, ``seasonal_window_13w``: the value per season position
+  (``values``, one for a flat window) that minimised the backtest's metric over the window, with the window's
+  empirical interval (``lower``, ``upper``); the forecast repeats them.
 
-``meta`` holds the key column names, the random seed, whether intervals are produced and whether forecasts
-are floored at zero (``nonnegative``).
+``meta`` holds the key column names, the random seed, whether intervals are produced, whether forecasts
+are floored at zero (``nonnegative``), the training date and the fit settings the models were fitted with
+(``fit_settings``: the registry's gate refits a version's models with them; see usecases/forecasting/gate.py).
 """
 
 from __future__ import annotations
@@ -34,7 +38,11 @@ import pandas as pd
 PROPHET, SEASONAL_NAIVE, AUTO_ETS = "prophet", "seasonal_naive", "auto_ets"
 CROSTON, ADIDA, IMAPA, TSB = "croston_optimized", "adida", "imapa", "tsb"
 INTERMITTENT = (CROSTON, ADIDA, IMAPA, TSB)
-MODEL_KINDS = (PROPHET, SEASONAL_NAIVE, AUTO_ETS, *INTERMITTENT)
+# Window models: the value that minimises the selection metric over the last N weeks (``window_*``), or over the
+# same position of the season in the last N seasons (``seasonal_window_*``); weeks are read from the name.
+WINDOW_8W, WINDOW_13W, WINDOW_26W, SEASONAL_WINDOW_13W = "window_8w", "window_13w", "window_26w", "seasonal_window_13w"
+WINDOWS = (WINDOW_13W, WINDOW_8W, WINDOW_26W, SEASONAL_WINDOW_13W)
+MODEL_KINDS = (PROPHET, SEASONAL_NAIVE, AUTO_ETS, *INTERMITTENT, *WINDOWS)
 FORECAST_COLUMNS = ["ds", "yhat", "yhat_lower", "yhat_upper"]
 HORIZON = "horizon"
 
@@ -128,6 +136,19 @@ def ets_forecast(state: dict[str, Any], horizon: int, intervals: bool) -> pd.Dat
     return pd.DataFrame({"ds": ds, "yhat": out["mean"], "yhat_lower": lower, "yhat_upper": upper})
 
 
+def window_forecast(state: dict[str, Any], horizon: int, intervals: bool) -> pd.DataFrame:
+    """A window model's forecast: its per-position values repeated over the horizon (columns FORECAST_COLUMNS)."""
+    steps = np.arange(horizon)
+    values = np.asarray(state["values"], dtype=float)
+    position = steps % values.size
+    out = pd.DataFrame({"ds": future_days(state["last_date"], horizon), "yhat": values[position],
+                        "yhat_lower": np.nan, "yhat_upper": np.nan})
+    if intervals:
+        out["yhat_lower"] = np.minimum(np.asarray(state["lower"], dtype=float)[position], out["yhat"])
+        out["yhat_upper"] = np.maximum(np.asarray(state["upper"], dtype=float)[position], out["yhat"])
+    return out
+
+
 def future_days(last_date: str, horizon: int) -> list[dt.date]:
     start = dt.date.fromisoformat(last_date)
     return [start + dt.timedelta(days=h) for h in range(1, horizon + 1)]
@@ -148,6 +169,8 @@ def forecast_from_state(model_kind: str, model: Any, horizon: int, seed: int, in
         out = ets_forecast(model, horizon, intervals)
     elif model_kind in INTERMITTENT:
         out = flat_forecast(model, horizon, intervals)
+    elif model_kind in WINDOWS:
+        out = window_forecast(model, horizon, intervals)
     else:
         raise ValueError(f"unknown model kind {model_kind!r}; known: {', '.join(MODEL_KINDS)}")
     if nonnegative:
@@ -162,6 +185,7 @@ class DemandForecaster(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         with open(context.artifacts["meta"], encoding="utf-8") as fh:
             meta = json.load(fh)
+        self.meta: dict[str, Any] = meta  # fit_settings and training_date: what the registry's gate refits
         self.key_columns: list[str] = meta["key_columns"]
         self.seed: int = int(meta["seed"])
         self.intervals: bool = bool(meta["intervals"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import shutil
 import tempfile
 import time
@@ -18,12 +19,15 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shared.config import ConfigError
+from shared.contracts import TOP_REASONS, reason_column
 from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport, quarantine_table
-from shared.tracking import log_metrics
+from shared.tracking import lineage_tags, log_metrics
 from usecases.forecasting import publish as pub
 from usecases.forecasting.backtest import backtest_one_series, metrics_schema
+from usecases.forecasting.columns import key_columns
 from usecases.forecasting.config import ForecastingConfig
 from usecases.forecasting.contracts import sales_contract
+from usecases.forecasting.gate import GateData, gate_series
 from usecases.forecasting.generate import generate_sales
 from usecases.forecasting.mlflow_logging import log_and_register_forecaster, log_figures
 from usecases.forecasting.model import (
@@ -57,11 +61,13 @@ def run_generate(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) ->
 def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
     """Contract-check ``sales``, cut at the training date, quarantine short series, complete calendars."""
     contract = sales_contract(cfg.keys)
-    valid, rows_in = ctx.read_with_contract(cfg.sales_table, contract)
+    valid, rows_in = ctx.read_with_contract(cfg.sales_table, contract)  # empty or all-bad input stops here
     training_date = resolve_training_date(cfg.training_date, valid)
     result = prepare_sales(valid, cfg.keys, training_date, cfg.fill_policy, cfg.min_history_days)
     ctx.tables.write(result.prepared.withColumn("training_date", F.lit(training_date)), cfg.prepared_table)
     series_rows = ctx.add_to_quarantine(contract.table, result.quarantined)
+    reason = reason_column(valid.columns)  # few distinct texts: one per reason and observed-day count
+    ctx.note_reasons({r[reason]: r["count"] for r in result.quarantined.groupBy(reason).count().collect()})
     prepared = ctx.tables.read(cfg.prepared_table)
     counts = prepared.groupBy(FILLED).count().collect()  # two rows
     filled = sum(r["count"] for r in counts if r[FILLED])
@@ -69,9 +75,15 @@ def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
     after = valid.filter(F.col("date") > F.lit(training_date)).count()
     metrics = {"rows_filled": float(filled), "rows_after_training_date": float(after),
                "series_quarantined": float(result.series_quarantined),
-               "series_prepared": float(prepared.select(*cfg.keys).distinct().count())}
+               "series_prepared": float(prepared.select(*key_columns(cfg.keys)).distinct().count())}
     # Not balanced: calendar completion adds rows. Accounting: in = observed + quarantined + after cut-off.
     metrics["series_rows_quarantined"] = float(series_rows)
+    if not metrics["series_prepared"]:  # after the quarantine is written, so the reasons can be read
+        top = sorted(ctx.quarantine_reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REASONS]
+        reasons = "".join(f"{text!r} x {count:,}; " for text, count in top)
+        raise InputError(f"no series left to forecast up to {training_date}: {ctx.quarantined:,} of {rows_in:,} "
+                         f"rows quarantined ({reasons}all in {quarantine_table(contract.table)}), "
+                         f"{after:,} after the training date")
     return TaskReport(rows_in, observed, ctx.quarantined, balanced=False, metrics=metrics)
 
 
@@ -81,8 +93,8 @@ def _prepared(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> tu
     if training_date is None:
         raise InputError(f"{cfg.prepared_table} is empty: every series was quarantined "
                          f"(see {quarantine_table('sales')})")
-    n_series = prepared.select(*cfg.keys).distinct().count()
-    return prepared.select(*cfg.keys, "date", "units_sold"), training_date, n_series
+    n_series = prepared.select(*key_columns(cfg.keys)).distinct().count()
+    return prepared.select(*key_columns(cfg.keys), "date", "units_sold"), training_date, n_series
 
 
 def _task_scratch(cfg: ForecastingConfig, task: str) -> Path:
@@ -95,7 +107,7 @@ def _choices(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig, traini
     if not ctx.tables.exists(cfg.metrics_table):
         raise InputError(f"{cfg.metrics_table} does not exist: run the backtest task before train_forecast")
     metrics = ctx.tables.read(cfg.metrics_table).filter(F.col("training_date") == F.lit(training_date))
-    return metrics.filter(F.col("model") == F.col(CHOSEN)).select(*cfg.keys, CHOSEN)
+    return metrics.filter(F.col("model") == F.col(CHOSEN)).select(*key_columns(cfg.keys), CHOSEN)
 
 
 def run_train_forecast(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
@@ -111,7 +123,7 @@ def run_train_forecast(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConf
 
     n = partition_count(ctx.spark, n_series, cfg.partitions)
     started = time.perf_counter()
-    results = (with_balanced_buckets(prepared, keys, n).groupBy(BUCKET, *keys)
+    results = (with_balanced_buckets(prepared, keys, n).groupBy(BUCKET, *key_columns(keys))
                .applyInPandas(fit, result_schema(keys)).withColumn("training_date", F.lit(training_date)))
     try:
         ctx.tables.write(results, cfg.models_table, replace_where={"training_date": training_date})
@@ -146,12 +158,13 @@ def run_backtest(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) ->
     keys, scratch = cfg.keys, _task_scratch(cfg, "backtest")
     settings = ForecastSettings.from_config(cfg, str(scratch))
     folds, fold_horizon, min_train = cfg.backtest_folds, cfg.backtest_horizon, 4 * cfg.season_length
+    intermittent_folds = cfg.intermittent_backtest_folds
 
     def evaluate(pdf):  # noqa: ANN001, ANN202 - pandas in, pandas out; captures only plain values
-        return backtest_one_series(pdf, keys, settings, folds, fold_horizon, min_train)
+        return backtest_one_series(pdf, keys, settings, folds, fold_horizon, min_train, intermittent_folds)
 
     n = partition_count(ctx.spark, n_series, cfg.partitions)
-    metrics_df = (with_balanced_buckets(prepared, keys, n).groupBy(BUCKET, *keys)
+    metrics_df = (with_balanced_buckets(prepared, keys, n).groupBy(BUCKET, *key_columns(keys))
                   .applyInPandas(evaluate, metrics_schema(keys)).withColumn("training_date", F.lit(training_date)))
     try:
         ctx.tables.write(metrics_df, cfg.metrics_table, replace_where={"training_date": training_date})
@@ -163,20 +176,33 @@ def run_backtest(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) ->
 
 
 def run_publish(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
-    """Write ``forecasts`` for the training date, log metrics and plots, register the demand_forecaster pyfunc."""
+    """Write ``forecasts`` for the training date, log metrics and plots, register the demand_forecaster pyfunc
+    through the registry's fair gate (both versions scored on this run's last backtest window, ``gate.py``)."""
     prepared, training_date, _ = _prepared(ctx, cfg)
     on_date = F.col("training_date") == F.lit(training_date)
     results = ctx.tables.read(cfg.models_table).filter(on_date)
     metrics = ctx.tables.read(cfg.metrics_table).filter(on_date)
-    with ctx.mlflow_run(cfg) as run:
+    scratch = _task_scratch(cfg, "publish")
+    settings = ForecastSettings.from_config(cfg, str(scratch))
+    inputs = {"sales": cfg.sales_table, "sales_prepared": cfg.prepared_table, "forecast_metrics": cfg.metrics_table,
+              "forecast_models": cfg.models_table}
+    with ctx.mlflow_run(cfg) as run, ctx.staged(gate_series(results, metrics, cfg.keys), "gate") as challenger:
         forecasts = pub.explode_forecasts(results, cfg.keys, run.info.run_id)
         ctx.tables.write(forecasts, cfg.forecasts_table, replace_where={"training_date": training_date})
         aggregates = pub.aggregate_metrics(metrics, cfg.keys)
         log_figures(prepared, ctx.tables.read(cfg.forecasts_table).filter(on_date), metrics, cfg)
-        registration = log_and_register_forecaster(results, cfg, aggregates)
+        gate = GateData(ctx.spark, cfg.keys, challenger, metrics, prepared, settings, cfg.backtest_horizon,
+                        cfg.partitions)
+        try:
+            registration = log_and_register_forecaster(
+                results, cfg, training_date, gate, lineage_tags(ctx.tables, inputs, cfg, run.info.run_id))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         aggregates.update({"series": float(results.count()),
-                           "fallback_series": float(results.filter(F.col("error").isNotNull()).count())})
-        log_metrics(aggregates)
+                           "fallback_series": float(results.filter(F.col("error").isNotNull()).count()),
+                           "unforecast_series": float(results.filter(F.col("model").isNull()).count()),
+                           "gate_smape": registration.value, "promoted": float(registration.promoted)})
+        log_metrics({k: v for k, v in aggregates.items() if math.isfinite(v)})
     rows = ctx.tables.read(cfg.forecasts_table).filter(on_date).count()
     aggregates["registered_version"] = float(registration.version)
     return TaskReport(int(aggregates["series"]), rows, balanced=False, metrics=aggregates)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import warnings
 from collections.abc import Mapping
@@ -16,11 +17,13 @@ from pyspark.sql import functions as F
 from shared.registry import Registration, model_name, register_model
 from shared.tracking import log_figure, scratch_dir
 from usecases.forecasting import forecaster_model
+from usecases.forecasting.columns import key_columns, key_schema
 from usecases.forecasting.config import ForecastingConfig
+from usecases.forecasting.gate import GATE_METRIC, GateData, mean_score
+from usecases.forecasting.model import fit_settings
 from usecases.forecasting.plots import forecast_figure, metric_distribution_figure
 from usecases.forecasting.publish import write_series_models
 
-KEY_METRIC = "chosen_median_mase"  # backtest MASE of each series' chosen model, median over series
 METRIC_ROWS_MAX = 50_000  # bound on per-series metric rows collected for the distribution plot
 HISTORY_DAYS_PLOTTED = 180
 
@@ -30,10 +33,11 @@ def log_figures(prepared: DataFrame, forecasts: DataFrame, metrics: DataFrame, c
     sample = metrics.select("model", "mase").limit(METRIC_ROWS_MAX).toPandas()
     log_figure(metric_distribution_figure(sample, "mase"), "plots/mase_distribution.png")
     keys = cfg.keys
-    chosen = forecasts.select(*keys).distinct().orderBy(*keys).limit(cfg.plot_series).toPandas()
+    chosen = (forecasts.select(*key_columns(keys)).distinct().orderBy(*key_columns(keys)).limit(cfg.plot_series)
+              .toPandas())
     if chosen.empty:
         return
-    picked = prepared.sparkSession.createDataFrame(chosen, ", ".join(f"`{k}` string" for k in keys))
+    picked = prepared.sparkSession.createDataFrame(chosen, key_schema(keys))
     last = prepared.agg(F.max("date")).first()[0]
     history = (prepared.join(F.broadcast(picked), on=keys)
                .filter(F.col("date") > F.date_sub(F.lit(last), HISTORY_DAYS_PLOTTED)).toPandas())
@@ -62,14 +66,21 @@ def requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in ("mlflow", "prophet", "statsforecast", "pandas", "numpy")]
 
 
-def log_and_register_forecaster(results: DataFrame, cfg: ForecastingConfig,
-                                aggregates: Mapping[str, float]) -> Registration:
-    """Log one pyfunc holding every series' model (``results``: keys, model, model_state) and register it."""
+def log_and_register_forecaster(results: DataFrame, cfg: ForecastingConfig, training_date: dt.date, gate: GateData,
+                                tags: Mapping[str, str]) -> Registration:
+    """Log one pyfunc holding every series' model (``results``: keys, model, model_state) and register it.
+
+    The registry's gate (``gate.py``) compares it with the champion on this run's last backtest window:
+    ``gate_smape``, the mean over series of the last-fold sMAPE, lower is better. ``tags`` (lineage) and the
+    window go on the model version.
+    """
     with scratch_dir("forecasting-model-") as tmp:
         series_path, meta_path = Path(tmp) / "series_models.jsonl", Path(tmp) / "meta.json"
         count = write_series_models(results, cfg.keys, series_path)
         meta_path.write_text(json.dumps({"key_columns": cfg.keys, "seed": cfg.seed, "intervals": cfg.intervals,
-                                         "nonnegative": cfg.nonnegative, "series": count}))
+                                         "nonnegative": cfg.nonnegative, "series": count,
+                                         "training_date": training_date.isoformat(),
+                                         "fit_settings": fit_settings(gate.settings)}))
         with warnings.catch_warnings():  # an input example would make MLflow load and run the model at logging
             warnings.filterwarnings("ignore", message=".*An input example was not provided")
             info = mlflow.pyfunc.log_model(
@@ -77,6 +88,10 @@ def log_and_register_forecaster(results: DataFrame, cfg: ForecastingConfig,
                 artifacts={"series_models": str(series_path), "meta": str(meta_path)},
                 signature=forecaster_signature(cfg.keys), pip_requirements=requirements(),
             )
-    value = float(aggregates.get(KEY_METRIC, float("nan")))
-    return register_model(info.model_uri, model_name(cfg.catalog, cfg.schema, cfg.registered_model), KEY_METRIC, value,
-                          higher_is_better=False)
+    value, n_series = mean_score(gate.challenger)
+    start = training_date - dt.timedelta(days=gate.horizon - 1)
+    window = {"training_date": training_date.isoformat(), "gate_window": f"{start.isoformat()}..{training_date}",
+              "gate_series": str(n_series)}
+    mlflow.log_metric("gate_series", n_series)
+    return register_model(info.model_uri, model_name(cfg.catalog, cfg.schema, cfg.registered_model), GATE_METRIC,
+                          value, higher_is_better=False, score_model=gate.scorer(), tags={**tags, **window})

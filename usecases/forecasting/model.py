@@ -1,7 +1,8 @@
 """Per-series fit and forecast of any candidate model, with a seasonal-naive fallback (plain pandas, applyInPandas).
 
-Candidates (``forecaster_model.MODEL_KINDS``): Prophet, seasonal-naive, and from statsforecast AutoETS and the
-intermittent-demand methods CrostonOptimized, ADIDA, IMAPA and TSB. ``fit_model`` returns what
+Candidates (``forecaster_model.MODEL_KINDS``): Prophet, seasonal-naive, window models (``windows.py``: the value
+best for the selection metric over a recent window), and from statsforecast AutoETS and the intermittent-demand
+methods CrostonOptimized, ADIDA, IMAPA and TSB. ``fit_model`` returns what
 ``forecast_from_state`` forecasts from (a Prophet object or a state dict), so the backtest, the train task and
 the registered pyfunc all forecast through the same function.
 
@@ -28,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from usecases.forecasting.columns import key_schema
+from usecases.forecasting.config import CANDIDATE_MODELS
 from usecases.forecasting.forecaster_model import (
     ADIDA,
     AUTO_ETS,
@@ -37,10 +40,12 @@ from usecases.forecasting.forecaster_model import (
     PROPHET,
     SEASONAL_NAIVE,
     TSB,
+    WINDOWS,
     forecast_from_state,
     quiet_stan_logging,
     seasonal_naive_state,
 )
+from usecases.forecasting.windows import window_state
 
 CHOSEN = "chosen_model"
 RESULT_TAIL = (
@@ -57,6 +62,30 @@ class UnmodelableSeries(ValueError):
     """A series a model should not be fitted on (constant values, no demand): the fallback is used instead."""
 
 
+class NoUsableForecast(ValueError):
+    """Neither the series' model nor the seasonal-naive fallback gave a finite forecast."""
+
+
+class NonFiniteForecast(ValueError):
+    """A model produced an infinite or NaN forecast: it is never published; the fallback is used instead."""
+
+
+def check_finite(kind: str, forecast: pd.DataFrame, intervals: bool) -> pd.DataFrame:
+    """``forecast`` unchanged when its point forecast is finite and, where ``intervals`` were asked for, both
+    bounds are too; else NonFiniteForecast naming the first bad day."""
+    yhat = forecast["yhat"].to_numpy(dtype=float)
+    bad = ~np.isfinite(yhat)
+    if intervals:
+        bad |= ~np.isfinite(forecast[["yhat_lower", "yhat_upper"]].to_numpy(dtype=float)).all(axis=1)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        row = forecast.iloc[first]
+        raise NonFiniteForecast(f"{kind} forecast is not finite on day {first + 1} of {len(yhat)} (yhat="
+                                f"{row['yhat']!r}, interval {row['yhat_lower']!r}..{row['yhat_upper']!r}); "
+                                "not published")
+    return forecast
+
+
 @dataclass(frozen=True)
 class ForecastSettings:
     """The model settings a worker needs, picklable and free of Spark objects."""
@@ -71,13 +100,15 @@ class ForecastSettings:
     seed: int
     scratch_dir: str
     logistic_cap_factor: float = 1.5
-    candidate_models: tuple[str, ...] = (SEASONAL_NAIVE, CROSTON, ADIDA, IMAPA, TSB, AUTO_ETS, PROPHET)
+    candidate_models: tuple[str, ...] = CANDIDATE_MODELS
     selection_metric: str = "smape"
     intermittent_adi: float = 1.32
     ets_model: str = "ZNZ"
     tsb_alpha_d: float = 0.1
     tsb_alpha_p: float = 0.1
     nonnegative: bool = True
+    fit_history_days: int = 0  # fit on at most this many last days (0: all)
+    selection_tolerance: float = 0.0
 
     @property
     def intervals(self) -> bool:
@@ -88,15 +119,27 @@ class ForecastSettings:
         return cls(cfg.horizon, cfg.growth, cfg.seasonality_mode, cfg.interval_width, cfg.uncertainty_samples,
                    cfg.holidays_country, cfg.season_length, cfg.seed, scratch_dir, cfg.logistic_cap_factor,
                    tuple(cfg.candidate_models), cfg.selection_metric, cfg.intermittent_adi, cfg.ets_model,
-                   cfg.tsb_alpha_d, cfg.tsb_alpha_p, cfg.nonnegative)
+                   cfg.tsb_alpha_d, cfg.tsb_alpha_p, cfg.nonnegative, cfg.fit_history_days,
+                   cfg.selection_tolerance)
+
+
+# The settings a fitted point forecast depends on (not horizon, intervals, candidates or the choice rule): a
+# registered model records them, so the registry's gate can refit its models exactly (gate.py).
+FIT_FIELDS = ("growth", "seasonality_mode", "holidays_country", "season_length", "seed", "logistic_cap_factor",
+              "ets_model", "tsb_alpha_d", "tsb_alpha_p", "nonnegative", "selection_metric", "fit_history_days")
+
+
+def fit_settings(settings: ForecastSettings) -> dict[str, Any]:
+    """The FIT_FIELDS of ``settings`` (JSON-serialisable)."""
+    return {name: getattr(settings, name) for name in FIT_FIELDS}
 
 
 @dataclass(frozen=True)
 class SeriesForecast:
     """One series' outcome: the model used, its serialised state, the forecast and any error."""
 
-    model: str
-    state: str
+    model: str | None  # None: no model gave a finite forecast (nothing published for the series)
+    state: str | None
     forecast: pd.DataFrame
     fit_seconds: float
     predict_seconds: float
@@ -106,7 +149,7 @@ class SeriesForecast:
 
 def result_schema(keys: Sequence[str]) -> str:
     """Output schema of ``forecast_one_series``: key columns as text, then RESULT_TAIL."""
-    return ", ".join(f"`{k}` string" for k in keys) + ", " + RESULT_TAIL
+    return key_schema(keys) + ", " + RESULT_TAIL
 
 
 @contextmanager
@@ -209,11 +252,20 @@ def intermittent_state(kind: str, y: np.ndarray, last_date: str, settings: Forec
 
 
 def fit_model(kind: str, history: pd.DataFrame, settings: ForecastSettings) -> Any:
-    """``kind`` fitted on ``history`` (ds, y): a Prophet object or a state dict, for ``forecast_from_state``."""
+    """``kind`` fitted on ``history`` (ds, y): a Prophet object or a state dict, for ``forecast_from_state``.
+
+    With ``fit_history_days`` > 0 every model sees only that many last days: fit time of Prophet and ETS grows
+    with the history, and three years hold enough yearly seasons.
+    """
+    if settings.fit_history_days > 0 and len(history) > settings.fit_history_days:
+        history = history.iloc[-settings.fit_history_days:].reset_index(drop=True)
     last_date = pd.Timestamp(history["ds"].max()).date()
     y = history["y"].to_numpy(dtype=float)
     if kind == SEASONAL_NAIVE:
         return seasonal_naive_state(y, last_date, settings.season_length, settings.interval_width)
+    if kind in WINDOWS:  # a constant history is fine: the window repeats it
+        return window_state(kind, y, last_date.isoformat(), settings.season_length, settings.selection_metric,
+                            settings.interval_width)
     check_modelable(history)
     if kind == PROPHET:
         with cmdstan_scratch(settings.scratch_dir) as workdir:
@@ -239,7 +291,7 @@ def point_forecast(kind: str, history: pd.DataFrame, settings: ForecastSettings,
     """``kind``'s point forecast of ``horizon`` days after ``history``; raises when it cannot be fitted."""
     model = fit_model(kind, history, settings)
     forecast = forecast_from_state(kind, model, horizon, settings.seed, False, settings.nonnegative)
-    return forecast["yhat"].to_numpy(dtype=float)
+    return check_finite(kind, forecast, False)["yhat"].to_numpy(dtype=float)
 
 
 def forecast_with_fallback(history: pd.DataFrame, settings: ForecastSettings, horizon: int,
@@ -249,14 +301,27 @@ def forecast_with_fallback(history: pd.DataFrame, settings: ForecastSettings, ho
     try:
         model = fit_model(kind, history, settings)
         fitted = time.perf_counter()
-        forecast = forecast_from_state(kind, model, horizon, settings.seed, settings.intervals, settings.nonnegative)
+        forecast = check_finite(kind, forecast_from_state(kind, model, horizon, settings.seed, settings.intervals,
+                                                          settings.nonnegative), settings.intervals)
         return SeriesForecast(kind, serialize(kind, model), forecast, fitted - started, time.perf_counter() - fitted)
     except Exception as exc:  # noqa: BLE001 - any failure of one series falls back and is reported, never hidden
         if kind == SEASONAL_NAIVE:
             raise
-        fallback = forecast_with_fallback(history, settings, horizon, SEASONAL_NAIVE)
+        try:
+            fallback = forecast_with_fallback(history, settings, horizon, SEASONAL_NAIVE)
+        except Exception as second:  # noqa: BLE001 - reported by the caller as a series without a forecast
+            raise NoUsableForecast(f"{kind}: {exc}; fallback seasonal_naive: {second}") from second
         return dataclasses.replace(fallback, fit_seconds=time.perf_counter() - started - fallback.predict_seconds,
                                    error_type=type(exc).__name__, error=str(exc)[:2000])
+
+
+def no_forecast(exc: Exception, seconds: float) -> SeriesForecast:
+    """The outcome of a series that no model, the fallback included, could forecast with finite values: no forecast
+    rows and no model in the registry, and the reason in ``forecast_errors``."""
+    empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in ("yhat", "yhat_lower", "yhat_upper")})
+    empty.insert(0, "ds", pd.Series(dtype="object"))
+    return SeriesForecast(None, None, empty, seconds, 0.0, type(exc).__name__,
+                          f"no forecast published: {exc}"[:2000])
 
 
 def to_history(pdf: pd.DataFrame) -> pd.DataFrame:
@@ -281,8 +346,12 @@ def forecast_one_series(pdf: pd.DataFrame, keys: Sequence[str], settings: Foreca
     """
     history = to_history(pdf)
     kind = model or chosen_model(pdf)
-    outcome = forecast_with_fallback(history, settings, settings.horizon, kind or SEASONAL_NAIVE)
-    if kind is None:
+    started = time.perf_counter()
+    try:
+        outcome = forecast_with_fallback(history, settings, settings.horizon, kind or SEASONAL_NAIVE)
+    except Exception as exc:  # noqa: BLE001 - one series without a usable forecast never stops the others
+        outcome = no_forecast(exc, time.perf_counter() - started)
+    if kind is None and outcome.model is not None:
         outcome = dataclasses.replace(outcome, error_type=NO_CHOICE_ERROR[0], error=NO_CHOICE_ERROR[1])
     fc = outcome.forecast
     row: dict[str, Any] = {k: str(pdf[k].iloc[0]) for k in keys}

@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from shared.spark import parallelism
+from usecases.forecasting.columns import key_columns
 
 BUCKET = "_bucket"
 TASKS_PER_CORE = 2  # a few tasks per core so a core that finishes early takes the next one
@@ -38,8 +39,8 @@ def bucket_values(spark: SparkSession, n: int) -> list[int]:
 def with_balanced_buckets(df: DataFrame, keys: Sequence[str], n: int) -> DataFrame:
     """``df`` plus a BUCKET column, repartitioned so each of ``n`` partitions holds an equal share of series."""
     spark = df.sparkSession
-    series = df.select(*keys).distinct()
-    rank = F.row_number().over(Window.orderBy(*keys)) - 1
+    series = df.select(*key_columns(keys)).distinct()
+    rank = F.row_number().over(Window.orderBy(*key_columns(keys))) - 1
     slots = spark.createDataFrame([(i, v) for i, v in enumerate(bucket_values(spark, n))], f"slot int, {BUCKET} long")
     assigned = series.withColumn("slot", (rank % n).cast("int")).join(F.broadcast(slots), "slot").drop("slot")
     return df.join(F.broadcast(assigned), on=list(keys)).repartition(n, BUCKET)

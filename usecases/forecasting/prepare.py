@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 from shared.contracts import quarantine_rows
 from shared.task import InputError
+from usecases.forecasting.columns import key_columns
 from usecases.forecasting.contracts import DATE, TARGET
 
 FILLED = "is_filled"
@@ -33,7 +34,7 @@ def resolve_training_date(configured: str, sales: DataFrame) -> dt.date:
         return dt.date.fromisoformat(configured)
     latest = sales.agg(F.max(DATE)).first()[0]
     if latest is None:
-        raise InputError("sales has no valid rows: nothing to forecast")
+        raise InputError("sales has no valid rows: nothing to forecast (reasons in sales_quarantine)")
     return latest
 
 
@@ -48,7 +49,7 @@ class PreparedSales:
 
 def series_reasons(sales: DataFrame, keys: Sequence[str], min_history_days: int) -> DataFrame:
     """One row per series (keys, observed, reason): reason null when the series can be modelled."""
-    stats = sales.groupBy(*keys).agg(F.count(TARGET).alias("observed"))
+    stats = sales.groupBy(*key_columns(keys)).agg(F.count(TARGET).alias("observed"))
     reason = (
         F.when(F.col("observed") == 0, F.lit("no observed units_sold values"))
         .when(F.col("observed") < min_history_days,
@@ -60,15 +61,14 @@ def series_reasons(sales: DataFrame, keys: Sequence[str], min_history_days: int)
 
 def complete_calendars(sales: DataFrame, keys: Sequence[str], training_date: dt.date, fill_policy: str) -> DataFrame:
     """Every day from each series' first date to ``training_date`` (keys, date, units_sold, is_filled)."""
-    spans = sales.groupBy(*keys).agg(F.min(DATE).alias("first_date"))
-    calendar = spans.select(
-        *keys, F.explode(F.sequence(F.col("first_date"), F.lit(training_date), F.expr("INTERVAL 1 DAY"))).alias(DATE)
-    )
-    observed = sales.select(*keys, DATE, TARGET, F.lit(False).alias(FILLED))
+    spans = sales.groupBy(*key_columns(keys)).agg(F.min(DATE).alias("first_date"))
+    days = F.sequence(F.col("first_date"), F.lit(training_date), F.expr("INTERVAL 1 DAY"))
+    calendar = spans.select(*key_columns(keys), F.explode(days).alias(DATE))
+    observed = sales.select(*key_columns(keys), DATE, TARGET, F.lit(False).alias(FILLED))
     joined = calendar.join(observed, on=[*keys, DATE], how="left")
     fill_value = F.lit(0.0) if fill_policy == "zero" else F.lit(None).cast("double")
     return joined.select(
-        *keys, DATE,
+        *key_columns(keys), DATE,
         F.when(F.col(FILLED).isNull(), fill_value).otherwise(F.col(TARGET)).alias(TARGET),
         F.coalesce(F.col(FILLED), F.lit(True)).alias(FILLED),
     )
@@ -79,8 +79,8 @@ def prepare_sales(sales: DataFrame, keys: Sequence[str], training_date: dt.date,
     """Cut at ``training_date``, quarantine unmodelable series, complete the calendars of the rest."""
     history = sales.filter(F.col(DATE) <= F.lit(training_date))
     reasons = series_reasons(history, keys, min_history_days)
-    bad = reasons.filter(F.col("reason").isNotNull()).select(*keys, "reason")
-    good = reasons.filter(F.col("reason").isNull()).select(*keys)
+    bad = reasons.filter(F.col("reason").isNotNull()).select(*key_columns(keys), "reason")
+    good = reasons.filter(F.col("reason").isNull()).select(*key_columns(keys))
     rejected = history.join(F.broadcast(bad), on=list(keys))
     quarantined = quarantine_rows(rejected.withColumnRenamed("reason", "_series_reason"),
                                   F.col("_series_reason")).drop("_series_reason")

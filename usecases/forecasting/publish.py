@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from usecases.forecasting.backtest import PROPHET_LABEL
+from usecases.forecasting.columns import key_columns
 from usecases.forecasting.forecaster_model import SEASONAL_NAIVE
 from usecases.forecasting.metrics import METRICS
 from usecases.forecasting.model import CHOSEN
@@ -23,11 +24,11 @@ def explode_forecasts(models: DataFrame, keys: Sequence[str], run_id: str) -> Da
     Output columns: keys, ds, yhat, yhat_lower, yhat_upper, model, training_date, run_id (intervals null
     when they were not asked for).
     """
-    zipped = models.select(*keys, "model", "training_date",
+    zipped = models.select(*key_columns(keys), "model", "training_date",
                            F.explode(F.arrays_zip(*FORECAST_VALUES)).alias("f"))
     bounds = [F.when(F.isnan(F.col(f"f.{c}")), None).otherwise(F.col(f"f.{c}")).alias(c)
               for c in ("yhat_lower", "yhat_upper")]
-    return zipped.select(*keys, F.col("f.ds").alias("ds"), F.col("f.yhat").alias("yhat"), *bounds, "model",
+    return zipped.select(*key_columns(keys), F.col("f.ds").alias("ds"), F.col("f.yhat").alias("yhat"), *bounds, "model",
                          "training_date", F.lit(run_id).alias("run_id"))
 
 
@@ -35,7 +36,7 @@ def errors_from_results(models: DataFrame, keys: Sequence[str]) -> DataFrame:
     """``forecast_errors`` rows: series whose chosen model could not be used (keys, training_date, error_type,
     error, chosen_model, fallback_model)."""
     return models.filter(F.col("error").isNotNull()).select(
-        *keys, "training_date", "error_type", "error", CHOSEN, F.col("model").alias("fallback_model"))
+        *key_columns(keys), "training_date", "error_type", "error", CHOSEN, F.col("model").alias("fallback_model"))
 
 
 def aggregate_metrics(metrics: DataFrame, keys: Sequence[str]) -> dict[str, float]:
@@ -61,7 +62,7 @@ def aggregate_metrics(metrics: DataFrame, keys: Sequence[str]) -> dict[str, floa
     def mase_of(condition):  # noqa: ANN001, ANN202 - a Column in, a Column out
         return F.first(F.when(condition, F.col("mase")), ignorenulls=True)
 
-    paired = metrics.groupBy(*keys).agg(mase_of(F.col("model") == PROPHET_LABEL).alias("p"),
+    paired = metrics.groupBy(*key_columns(keys)).agg(mase_of(F.col("model") == PROPHET_LABEL).alias("p"),
                                         mase_of(F.col("model") == SEASONAL_NAIVE).alias("n"),
                                         mase_of(is_chosen).alias("c"))
     shares = paired.agg(F.avg((F.col("p") < F.col("n")).cast("double")).alias("prophet"),
@@ -76,7 +77,8 @@ def write_series_models(models: DataFrame, keys: Sequence[str], path: Path) -> i
     """Stream every series' (key, model, state) to a JSON-lines file without collecting them all at once."""
     count = 0
     with open(path, "w", encoding="utf-8") as fh:
-        for row in models.select(*keys, "model", "model_state").toLocalIterator():
+        usable = models.filter(F.col("model_state").isNotNull())  # a series with no finite forecast has no model
+        for row in usable.select(*key_columns(keys), "model", "model_state").toLocalIterator():
             fh.write(json.dumps({"key": [row[k] for k in keys], "model": row["model"],
                                  "state": row["model_state"]}) + "\n")
             count += 1

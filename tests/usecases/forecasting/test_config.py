@@ -11,7 +11,8 @@ from usecases.forecasting.config import ForecastingConfig
 def test_defaults_parse_and_keys_are_configurable() -> None:
     cfg = parse_config(ForecastingConfig, ["--key_columns=region,sku", "--training_date="])
     assert cfg.keys == ["region", "sku"] and cfg.training_date == "" and cfg.intervals
-    assert cfg.candidate_models[0] == "seasonal_naive" and cfg.nonnegative
+    assert cfg.candidate_models[0] == "window_13w" and "seasonal_naive" in cfg.candidate_models and cfg.nonnegative
+    assert (cfg.backtest_folds, cfg.intermittent_backtest_folds, cfg.selection_tolerance) == (2, 4, 0.05)
 
 
 def test_holidays_country_takes_any_code_the_holidays_package_supports_or_none() -> None:
@@ -41,6 +42,9 @@ def test_holidays_country_takes_any_code_the_holidays_package_supports_or_none()
         (["--ets_model=ZZ"], "ets_model must be three letters"),
         (["--intermittent_adi=0.5"], "intermittent_adi must be 0"),
         (["--tsb_alpha_p=0"], "tsb_alpha_p must be in"),
+        (["--selection_tolerance=1"], "selection_tolerance must be in"),
+        (["--fit_history_days=30"], "fit_history_days \\(30\\) must be 0 or >= min_history_days"),
+        (["--intermittent_backtest_folds=0"], "intermittent_backtest_folds must be >= 1"),
     ],
 )
 def test_bad_values_are_rejected_with_a_clear_message(argv: list[str], message: str) -> None:

@@ -17,6 +17,7 @@ from shared.registry import model_name
 from shared.runner import run_job
 from shared.tables import LocalTableStore
 from usecases.forecasting.generate import simulate_series
+from usecases.forecasting.selection import SMOOTH_MODELS
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 KEYS = ["store_id", "item_id"]
@@ -52,7 +53,7 @@ def test_generated_run_beats_the_baseline_reruns_cleanly_and_the_model_reproduce
     assert (chosen.set_index(KEYS)["mase"] < naive.reindex(chosen.set_index(KEYS).index)).mean() >= 0.8
     per_series = metrics.groupby(KEYS)
     assert (per_series["chosen_model"].nunique() == 1).all() and (per_series["selection_reason"].nunique() == 1).all()
-    assert set(chosen["chosen_model"]) <= {"prophet", "auto_ets", "seasonal_naive"}  # regular series are smooth
+    assert set(chosen["chosen_model"]) <= set(SMOOTH_MODELS)  # regular series are smooth: no intermittent method
     models = store.read("forecast_models").toPandas()
     assert (models["model"] == models["chosen_model"]).all() and models["error"].isna().all()
 

@@ -14,7 +14,7 @@ import pytest
 
 from usecases.forecasting import model as model_module
 from usecases.forecasting.backtest import backtest_one_series, fold_origins
-from usecases.forecasting.forecaster_model import INTERMITTENT, MODEL_KINDS, PROPHET, DemandForecaster
+from usecases.forecasting.forecaster_model import INTERMITTENT, MODEL_KINDS, PROPHET, WINDOWS, DemandForecaster
 from usecases.forecasting.generate import simulate_series
 from usecases.forecasting.model import ForecastSettings, forecast_one_series
 
@@ -137,18 +137,25 @@ def intermittent_frame(days: int = 400, seed: int = 0) -> pd.DataFrame:
 def test_a_smooth_seasonal_series_chooses_prophet_or_ets(settings: ForecastSettings) -> None:
     metrics = backtest_one_series(series_frame(days=500), KEYS, settings, 2, 28, 28)
     assert set(metrics["demand_class"]) == {"smooth"}
-    assert list(metrics["model"]) == ["seasonal_naive", "auto_ets", "prophet"]
+    assert list(metrics["model"]) == [*WINDOWS, "seasonal_naive", "auto_ets", "prophet"]
     chosen = metrics["chosen_model"].iloc[0]
     assert chosen in {"prophet", "auto_ets"}
     scores = metrics.set_index("model")["smape"]
     assert scores[chosen] == scores.min() and metrics["selection_reason"].iloc[0] == "lowest smape over 2 fold(s)"
 
 
-def test_an_intermittent_series_chooses_an_intermittent_demand_method(settings: ForecastSettings) -> None:
-    metrics = backtest_one_series(intermittent_frame(), KEYS, settings, 2, 28, 28)
+def test_an_intermittent_series_chooses_among_windows_and_intermittent_methods_on_more_folds(
+        settings: ForecastSettings) -> None:
+    metrics = backtest_one_series(intermittent_frame(), KEYS, replace(settings, selection_tolerance=0.05), 2, 28, 28,
+                                  intermittent_folds=4)
     assert set(metrics["demand_class"]) == {"intermittent"} and metrics["adi"].iloc[0] > 1.32
-    assert list(metrics["model"]) == ["seasonal_naive", "croston_optimized", "adida", "imapa", "tsb"]
-    assert metrics["chosen_model"].iloc[0] in INTERMITTENT
+    assert list(metrics["model"]) == [*WINDOWS, "seasonal_naive", "croston_optimized", "adida", "imapa", "tsb"]
+    assert (metrics["folds"] == 4).all() and (metrics["points"] == 112).all()
+    scores = metrics.set_index("model")["smape"]
+    chosen = metrics["chosen_model"].iloc[0]
+    assert chosen in (*WINDOWS, *INTERMITTENT) and scores[chosen] <= 1.05 * scores.min()
+    last = metrics.set_index("model")["last_fold_smape"]  # the registry gate's window: the last 28 days
+    assert last.notna().all() and (last >= 0).all()
 
 
 def test_train_fits_the_chosen_model_and_the_pyfunc_reproduces_every_kind(settings: ForecastSettings,
@@ -162,7 +169,8 @@ def test_train_fits_the_chosen_model_and_the_pyfunc_reproduces_every_kind(settin
                                             settings))
     rows = pd.concat(rows, ignore_index=True)
     assert (rows["chosen_model"] == [k for k in MODEL_KINDS for _ in frames]).all()
-    all_zero = rows["item_id"].str.startswith("3-") & (rows["chosen_model"] != "seasonal_naive")
+    repeats = ("seasonal_naive", *WINDOWS)  # these forecast an all-zero history as zeros, without a fallback
+    all_zero = rows["item_id"].str.startswith("3-") & ~rows["chosen_model"].isin(repeats)
     assert (rows.loc[all_zero, "model"] == "seasonal_naive").all()  # nothing to fit: fallback, with the reason
     assert rows.loc[all_zero, "error_type"].eq("UnmodelableSeries").all()
     fitted = ~all_zero
