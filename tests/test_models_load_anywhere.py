@@ -86,18 +86,8 @@ def store(tmp_path_factory: pytest.TempPathFactory):
     patch.undo()
 
 
-def _params():  # noqa: ANN202 - pytest params
-    for job in JOBS:
-        marks = []
-        if job == "vision":
-            marks.append(pytest.mark.xfail(strict=True, raises=AssertionError,
-                                           reason="vision owner converts it: the defect_classifier is a pickled torch "
-                                           "module whose class lives in usecases.vision"))
-        yield pytest.param(job, marks=marks, id=job)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("job", _params())
+@pytest.mark.parametrize("job", JOBS)
 def test_registered_model_loads_and_predicts_without_this_project(store: Store, spark, job: str,
                                                                   tmp_path: Path) -> None:
     import mlflow

@@ -208,8 +208,9 @@ def test_parquet_and_csv_sources_agree(spark, tmp_path) -> None:
                                                          2: "v is not a whole number: -0.4"})
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=8))
+# Each example is a Spark job: few examples of many values each (the values, not the jobs, explore the cast).
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=60))
 def test_a_double_passes_an_int_column_only_when_whole_and_in_range(spark, values: list[float]) -> None:
     """Property: a double passes into an int column exactly when it is a whole number within int's range."""
     df = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "n int, v double")
@@ -223,9 +224,9 @@ def test_a_double_passes_an_int_column_only_when_whole_and_in_range(spark, value
             assert quarantined[i].startswith("v is not a whole number: ")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(st.one_of(st.integers(-(2**70), 2**70),
-                                 st.floats(allow_nan=False, allow_infinity=False, width=64)), min_size=1, max_size=8))
+                                 st.floats(allow_nan=False, allow_infinity=False, width=64)), min_size=1, max_size=60))
 def test_number_text_into_bigint_and_double(spark, values: list) -> None:  # noqa: ANN001 - ints and floats
     """Property: text of an integer or a float gives exactly its value, or a reason saying why not."""
     texts = [str(v) if isinstance(v, int) else repr(v) for v in values]
@@ -346,7 +347,7 @@ def test_column_spec_and_contract_validation() -> None:
     assert "point_id string (id) NOT NULL" in Contract("p", (ColumnSpec("point_id", "string", id=True),)).schema_text()
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     rows=st.lists(
         st.tuples(
@@ -354,7 +355,7 @@ def test_column_spec_and_contract_validation() -> None:
             st.one_of(st.none(), st.sampled_from(["1", "-2", "x", "3.5", "", "inf"])),
             st.sampled_from(["CASH_IN", "TRANSFER", "OTHER", None]),
         ),
-        max_size=12,
+        max_size=40,
     )
 )
 def test_rows_in_equals_valid_plus_quarantined(spark, rows) -> None:  # noqa: ANN001
@@ -404,7 +405,7 @@ def test_working_columns_never_collide_with_input_columns() -> None:
 _NAME = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=10).filter(lambda s: s.strip())
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.lists(_NAME, min_size=3, max_size=4, unique_by=lambda s: s.lower()))
 def test_any_column_names_work(spark, names: list[str]) -> None:
     """Property: whatever the column names, the contract casts, checks rules and keys, and keeps every column."""

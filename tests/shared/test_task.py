@@ -96,7 +96,9 @@ def test_console_entry_point_reports_a_broken_budget_in_one_line(warehouse: Path
     monkeypatch.setenv("USECASES_WAREHOUSE", str(warehouse))
     assert extract(["--rows=20", "--bad_every=1"]) == 0  # every amount is negative
     capsys.readouterr()
-    assert clean([]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        clean([])
+    assert exit_info.value.code == 2
     err = [line for line in capsys.readouterr().err.splitlines() if "error" in line or "Traceback" in line]
     assert len(err) == 1 and err[0].startswith(
         "toy.clean: error: input toy_raw: no valid rows left, all 20 rows quarantined: 'amount must be >= 0' x 20")

@@ -16,7 +16,7 @@ from usecases.fraud.generate import TRANSACTION_TYPES
 FLOAT32_MAX = 3.4028234663852886e38
 TRANSACTIONS_TABLE = "transactions"
 BASE_COLUMNS = (
-    ColumnSpec("transaction_id", "bigint"),
+    ColumnSpec("transaction_id", "string", id=True),
     ColumnSpec("step", "int"),
     ColumnSpec("type", "string"),
     ColumnSpec("amount", "double"),
@@ -73,7 +73,7 @@ TRANSACTIONS = transactions()
 REVIEW_LABELS = Contract(
     table="fraud_review_labels",
     columns=(
-        ColumnSpec("transaction_id", "bigint"),
+        ColumnSpec("transaction_id", "string", id=True),
         ColumnSpec("label", "int"),
         ColumnSpec("reviewer", "string", nullable=True),
         ColumnSpec("reviewed_at", "timestamp", nullable=True),

@@ -67,17 +67,17 @@ def _with_risk(value: str | None) -> Callable[[pd.DataFrame], pd.DataFrame]:
 
 RULE_HEADER = "-- rule: big_transfer\n"
 PROBES = [
-    Probe("amount Infinity", _set("amount", "Infinity"), Quarantined("amount must be a finite number")),
-    Probe("amount -Infinity", _set("amount", "-Infinity"), Quarantined("amount must be a finite number")),
+    Probe("amount Infinity", _set("amount", "Infinity"), Quarantined("amount is not a finite number")),
+    Probe("amount -Infinity", _set("amount", "-Infinity"), Quarantined("amount is not a finite number")),
     Probe("balance Infinity", _set("old_balance_orig", "Infinity"),
-          Quarantined("old_balance_orig must be a finite number")),
-    Probe("balance NaN", _set("new_balance_dest", "NaN"), Quarantined("new_balance_dest must be a finite number")),
+          Quarantined("old_balance_orig is not a finite number")),
+    Probe("balance NaN", _set("new_balance_dest", "NaN"), Quarantined("new_balance_dest is not a finite number")),
     Probe("amount beyond float32", _set("amount", "1e39"),
           Quarantined("amount must be a finite number within float32")),
     Probe("balance change overflows float32",
           lambda p: _set("new_balance_orig", "3e38")(_set("old_balance_orig", "-3e38")(p)),
           Quarantined("new_balance_orig - old_balance_orig must be within float32 range")),
-    Probe("amount not a number", _set("amount", "12,5"), Quarantined("amount is not a valid double")),
+    Probe("amount not a number", _set("amount", "12,5"), Quarantined("amount is not a number")),
     Probe("amount missing", _set("amount", ""), Quarantined("amount is null")),
     Probe("unknown type", _set("type", "WIRE"), Quarantined("type must be one of")),
     Probe("negative step", _set("step", "-1"), Quarantined("step must be >= 0")),
@@ -85,16 +85,20 @@ PROBES = [
           Quarantined("label must be 0 or 1")),
     Probe("duplicate id", _set("transaction_id", "1", row=0),  # row 1 already has id 1: both copies go
           Quarantined("duplicate key (transaction_id)", rows=2)),
-    # Until the core contract declares an id type per input, the fraud contract's id is bigint: a text id is
-    # quarantined with a reason, not silently dropped (the split and the review join already work on text ids).
-    Probe("text id", _set("transaction_id", "T-0001"), Quarantined("transaction_id is not a valid bigint")),
-    Probe("extra feature Infinity", _with_risk("Infinity"), Quarantined("risk must be a finite number"),
+    # Ids are text (leading zeros kept): a blank id is quarantined, a text id is a valid id.
+    Probe("blank id", _set("transaction_id", " "), Quarantined("transaction_id is null")),
+    Probe("extra feature Infinity", _with_risk("Infinity"), Quarantined("risk is not a finite number"),
           params={"extra_features": "risk"}),
-    Probe("extra feature not numeric", _with_risk("high"), Quarantined("risk is not a valid double"),
+    Probe("extra feature not numeric", _with_risk("high"), Quarantined("risk is not a number"),
           params={"extra_features": "risk"}),
-    Probe("review label id not a number", lambda p: p,
-          Quarantined("transaction_id is not a valid bigint", table="fraud_review_labels"),
-          reviews=pd.DataFrame({"transaction_id": ["5", "abc"], "label": ["1", "1"], "reviewer": ["a", "b"],
+    Probe("review label not 0/1", lambda p: p,
+          Quarantined("label must be 0 or 1", table="fraud_review_labels"),
+          params={"max_quarantine_fraction": "0.5"},  # 1 of the 2 reviews is bad: above the default 10% budget
+          reviews=pd.DataFrame({"transaction_id": ["5", "abc"], "label": ["1", "7"], "reviewer": ["a", "b"],
+                                "reviewed_at": ["2026-01-05 09:00:00", "2026-01-05 09:00:00"]})),
+    Probe("reviews mostly bad", lambda p: p,
+          Fails("input fraud_review_labels: 50.0% of 2 rows quarantined (limit 10%)"),
+          reviews=pd.DataFrame({"transaction_id": ["5", "6"], "label": ["1", "7"], "reviewer": ["a", "b"],
                                 "reviewed_at": ["2026-01-05 09:00:00", "2026-01-05 09:00:00"]})),
     Probe("missing column", lambda p: p.drop(columns=["amount"]), Fails("missing required column 'amount'")),
     Probe("extra feature column absent", lambda p: p, Fails("missing required column 'risk'"),
@@ -106,7 +110,8 @@ PROBES = [
           rules=RULE_HEADER + "amount * 2;\n"),
     Probe("rules file syntax error", lambda p: p, Fails("rule 'big_transfer': "),
           rules=RULE_HEADER + "amount >> > 5;\n"),
-    Probe("header only", lambda p: p.iloc[0:0], Fails("has no labelled rows", task="train")),
+    Probe("header only", lambda p: p.iloc[0:0],
+          Fails("input transactions: no rows to process (the input is empty or has only a header)")),
     Probe("one class only", lambda p: p.assign(label="0"), Fails("0 fraud", task="train")),
 ]
 

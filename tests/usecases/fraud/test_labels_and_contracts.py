@@ -121,10 +121,10 @@ def test_infinite_and_float32_overflowing_values_are_quarantined(spark) -> None:
     ])
     result = apply_contract(df, TRANSACTIONS)
     assert (result.rows_valid, result.rows_quarantined) == (2, 4)
-    reasons = {r.transaction_id: r.reason for r in result.quarantined.collect()}
-    assert "amount must be a finite number" in reasons["2"]
-    assert "old_balance_orig must be a finite number" in reasons["3"]
-    assert "old_balance_dest must be a finite number" in reasons["4"]
+    reasons = {r.transaction_id: r.quarantine_reason for r in result.quarantined.collect()}
+    assert "amount is not a finite number: Infinity" in reasons["2"]
+    assert "old_balance_orig is not a finite number: -Infinity" in reasons["3"]
+    assert "old_balance_dest is not a finite number: NaN" in reasons["4"]
     assert "new_balance_orig - old_balance_orig must be within float32 range" in reasons["5"]
 
 

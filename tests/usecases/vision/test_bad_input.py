@@ -36,7 +36,7 @@ def write_catalogue(root: Path) -> dict[str, str | None]:
 
 
 def rel_reasons(rows, root: Path) -> dict[str, str]:  # noqa: ANN001 - Spark rows
-    return {Path(r["path"]).relative_to(root).as_posix(): r["reason"] for r in rows}
+    return {Path(r["path"]).relative_to(root).as_posix(): r["quarantine_reason"] for r in rows}
 
 
 @pytest.mark.parametrize("rel, data, expected", CASES, ids=[c[0] for c in CASES])
