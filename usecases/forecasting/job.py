@@ -205,7 +205,25 @@ def run_publish(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
         log_metrics({k: v for k, v in aggregates.items() if math.isfinite(v)})
     rows = ctx.tables.read(cfg.forecasts_table).filter(on_date).count()
     aggregates["registered_version"] = float(registration.version)
-    return TaskReport(int(aggregates["series"]), rows, balanced=False, metrics=aggregates)
+    return TaskReport(int(aggregates["series"]), rows, balanced=False, metrics=aggregates,
+                      summary=publish_summary(aggregates, cfg, int(registration.version)))
+
+
+def publish_summary(aggregates: dict[str, float], cfg: ForecastingConfig, version: int) -> list[str]:
+    """The forecasting job's headline in words: what was forecast, how the chosen models did, the registry."""
+    lines = [f"{int(aggregates['series']):,} series forecast {cfg.horizon} days ahead into {cfg.forecasts_table}"]
+    chosen = sorted(((k[len("chosen_"):-len("_series")], int(v)) for k, v in aggregates.items()
+                     if k.startswith("chosen_") and k.endswith("_series") and k != "chosen_series"),
+                    key=lambda kv: (-kv[1], kv[0]))
+    if chosen:
+        lines.append("models chosen by the backtest: " + ", ".join(f"{name} x{n:,}" for name, n in chosen))
+    if "chosen_beats_naive_share" in aggregates and "chosen_mean_smape" in aggregates:
+        lines.append(f"backtest: the chosen model beats seasonal-naive (MASE) on "
+                     f"{aggregates['chosen_beats_naive_share']:.0%} of series; mean sMAPE "
+                     f"{aggregates['chosen_mean_smape']:.3f}")
+    verdict = "now champion" if aggregates.get("promoted") else "not promoted: the champion stays"
+    lines.append(f"model {cfg.registered_model} v{version}: {verdict}")
+    return lines
 
 
 generate = TaskEntryPoint(UC, "generate", ForecastingConfig, run_generate)
