@@ -31,7 +31,7 @@ def spark_startup_seconds() -> tuple[float, float]:
     return float(session_s), float(first_action_s)
 
 
-def _timed(fn) -> float:  # noqa: ANN001 - a zero-argument callable
+def _timed(fn) -> float:  # a zero-argument callable
     started = time.perf_counter()
     fn()
     return time.perf_counter() - started

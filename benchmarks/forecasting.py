@@ -50,7 +50,7 @@ def spark_cores(master: str) -> int:
     return os.cpu_count() or 1
 
 
-def per_series_work(task: str, settings, cfg):  # noqa: ANN001, ANN201 - ForecastSettings, config; (fn, schema)
+def per_series_work(task: str, settings, cfg):  # ForecastSettings, config; (fn, schema)
     """The job task's per-series function (pandas in, pandas out) and its output schema."""
     from usecases.forecasting.backtest import backtest_one_series, metrics_schema
     from usecases.forecasting.model import forecast_one_series, result_schema
@@ -69,13 +69,13 @@ def per_series_work(task: str, settings, cfg):  # noqa: ANN001, ANN201 - Forecas
     return fit, result_schema(KEYS)
 
 
-def run_loop(prepared: pd.DataFrame, work) -> tuple[float, pd.DataFrame]:  # noqa: ANN001 - a pandas function
+def run_loop(prepared: pd.DataFrame, work) -> tuple[float, pd.DataFrame]:  # a pandas function
     started = time.perf_counter()
     rows = [work(pdf) for _, pdf in prepared.groupby(KEYS, sort=True)]
     return time.perf_counter() - started, pd.concat(rows, ignore_index=True)
 
 
-def run_spark(spark, prepared_df, work, schema: str, out: Path) -> float:  # noqa: ANN001 - SparkSession, DataFrame
+def run_spark(spark, prepared_df, work, schema: str, out: Path) -> float:  # SparkSession, DataFrame
     from usecases.forecasting.partitioning import BUCKET, partition_count, with_balanced_buckets
 
     started = time.perf_counter()

@@ -27,7 +27,7 @@ def _timed(fn: Callable[[], object], repeats: int) -> float:
     return best
 
 
-def _train(pdf: pd.DataFrame, spec, depth: int, noise: float, seed: int):  # noqa: ANN001, ANN202
+def _train(pdf: pd.DataFrame, spec, depth: int, noise: float, seed: int):
     """A tree on rule labels with some flipped: noise makes a depth-10 tree grow hundreds of nodes."""
     from sklearn.tree import DecisionTreeClassifier
 
@@ -38,7 +38,7 @@ def _train(pdf: pd.DataFrame, spec, depth: int, noise: float, seed: int):  # noq
     return DecisionTreeClassifier(max_depth=depth, random_state=seed).fit(spec.to_matrix(pdf), y)
 
 
-def _udf_scores(df, model, spec):  # noqa: ANN001, ANN202
+def _udf_scores(df, model, spec):
     def predict(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for pdf in batches:
             x = spec.to_matrix(pdf)
@@ -51,7 +51,7 @@ def _udf_scores(df, model, spec):  # noqa: ANN001, ANN202
     return df.mapInPandas(predict, OUTPUT_SCHEMA)
 
 
-def _sql_scores(df, sql: str):  # noqa: ANN001, ANN202
+def _sql_scores(df, sql: str):
     from pyspark.sql import functions as F
 
     return df.select("transaction_id", F.expr(sql).alias("s")).select(
@@ -59,7 +59,7 @@ def _sql_scores(df, sql: str):  # noqa: ANN001, ANN202
     )
 
 
-def _generated_method_bytes(spark, scored) -> int:  # noqa: ANN001
+def _generated_method_bytes(spark, scored) -> int:
     """Largest bytecode size of a generated method in the plan's whole-stage code (the JIT's input)."""
     jvm = spark.sparkContext._jvm
     plan = scored._jdf.queryExecution().executedPlan()
@@ -70,7 +70,7 @@ def _generated_method_bytes(spark, scored) -> int:  # noqa: ANN001
             stats = codegen.apply(i)._3()
             sizes.append(int(stats.maxMethodCodeSize()))
         return max(sizes) if sizes else 0
-    except Exception:  # noqa: BLE001 - a diagnostic only; internals differ between Spark versions
+    except Exception:  # a diagnostic only; internals differ between Spark versions
         return -1
 
 
@@ -107,7 +107,7 @@ def run(argv: list[str]) -> dict[str, object]:
                                     "sql_chars": len(sql), "mismatched_rows": mismatches,
                                     "max_generated_method_bytes": _generated_method_bytes(spark, sql_scored)}
 
-        def noop_write(scored=None) -> None:  # noqa: ANN001
+        def noop_write(scored=None) -> None:
             scored.write.format("noop").mode("overwrite").save()
 
         for name, scored, fixed in (("sql_naive", sql_scored, False), ("sql", sql_scored, True),

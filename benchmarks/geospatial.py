@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 
-def _timed(fn) -> tuple[float, object]:  # noqa: ANN001 - a zero-argument callable
+def _timed(fn) -> tuple[float, object]:  # a zero-argument callable
     started = time.perf_counter()
     out = fn()
     return time.perf_counter() - started, out
@@ -48,22 +48,22 @@ def tree_cpu_seconds(root: int | None = None) -> float:
     return total / TICKS
 
 
-def _measured(fn) -> tuple[float, float, object]:  # noqa: ANN001 - a zero-argument callable
+def _measured(fn) -> tuple[float, float, object]:  # a zero-argument callable
     """(wall seconds, CPU seconds of the process tree, result) of one call."""
     cpu = tree_cpu_seconds()
     wall, out = _timed(fn)
     return wall, tree_cpu_seconds() - cpu, out
 
 
-def _run(df) -> None:  # noqa: ANN001 - a Spark DataFrame; "noop" computes every row and writes nothing
+def _run(df) -> None:  # a Spark DataFrame; "noop" computes every row and writes nothing
     df.write.format("noop").mode("overwrite").save()
 
 
-def _write(df, path: str) -> None:  # noqa: ANN001 - a Spark DataFrame, written as the job writes a table
+def _write(df, path: str) -> None:  # a Spark DataFrame, written as the job writes a table
     df.write.mode("overwrite").parquet(path)
 
 
-def _checksum(df) -> tuple[int, int]:  # noqa: ANN001
+def _checksum(df) -> tuple[int, int]:
     """(rows, order-free 64-bit checksum of every (point_id, zone_id, n_zones) row), computed in Spark."""
     from pyspark.sql import functions as F
 
@@ -72,7 +72,7 @@ def _checksum(df) -> tuple[int, int]:  # noqa: ANN001
     return int(row["n"]), int(row["h"] or 0)
 
 
-def scenario(spark, n_points: int, n_zones: int, resolution: int, edge_fraction: float,  # noqa: ANN001
+def scenario(spark, n_points: int, n_zones: int, resolution: int, edge_fraction: float,
              geometry_only: bool, seed: int, h3_engine: str = "python") -> dict[str, object]:
     """One size, as the job runs it: points generated in Spark and written as Parquet, indexed (written), zones
     cleaned and covered (written), then each join written as the job writes points_zoned, timed in wall and CPU
@@ -148,14 +148,14 @@ def scenario(spark, n_points: int, n_zones: int, resolution: int, edge_fraction:
     return out
 
 
-def spark_cores(spark) -> int:  # noqa: ANN001
+def spark_cores(spark) -> int:
     """Task slots of a local master: local[N] -> N, local[*] -> all CPUs."""
     master = spark.sparkContext.master
     inside = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
     return (os.cpu_count() or 1) if inside == "*" else int(inside.split(",")[0])
 
 
-def _points_parquet(spark, n_points: int, seed: int, folder: str):  # noqa: ANN001, ANN202
+def _points_parquet(spark, n_points: int, seed: int, folder: str):
     """Random points written as Parquet and read back, as the job reads its points table; plus the arrays."""
     rng = np.random.default_rng(seed)
     lat, lon = rng.uniform(40.6, 40.85, n_points), rng.uniform(-74.1, -73.8, n_points)
@@ -168,7 +168,7 @@ def _points_parquet(spark, n_points: int, seed: int, folder: str):  # noqa: ANN0
     return spark.read.parquet(folder), lat, lon
 
 
-def _spark_index_seconds(spark, df, resolution: int, batch_rows: int, repeats: int) -> float:  # noqa: ANN001
+def _spark_index_seconds(spark, df, resolution: int, batch_rows: int, repeats: int) -> float:
     """Best of ``repeats`` warm runs of the job's indexing step (scalar pandas UDF) with a given Arrow batch."""
     from shared.spark import ARROW_BATCH_ROWS_CONF, session_conf
     from usecases.geospatial.index import index_points
@@ -186,7 +186,7 @@ def _loop_best(lat: np.ndarray, lon: np.ndarray, resolution: int, repeats: int) 
                key=lambda pair: pair[0])
 
 
-def index_throughput(spark, sizes: list[int], resolution: int, seed: int, batch_rows: int,  # noqa: ANN001
+def index_throughput(spark, sizes: list[int], resolution: int, seed: int, batch_rows: int,
                      repeats: int = 3) -> dict[str, object]:
     """Points indexed per second per core: Spark (the job's scalar pandas UDF over Parquet points) vs one plain h3
     loop over in-memory arrays, best of ``repeats`` each. At each size it also times Spark's default Arrow batch

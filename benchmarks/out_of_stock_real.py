@@ -36,7 +36,7 @@ def package_file(name: str) -> str:
     return str(resources.files(PACKAGE).joinpath(f"data/{name}.parquet"))
 
 
-def real_demand(spark, n_stores: int, n_items: int, min_months: int, seed: int,  # noqa: ANN001, ANN201
+def real_demand(spark, n_stores: int, n_items: int, min_months: int, seed: int,
                 planted: dict[str, int]):
     """Daily units (``demand``) of the ``n_items`` store-items selling on most days in each of the ``n_stores``
     stores with most transaction lines, among those that sold in at least ``min_months`` calendar months,
@@ -88,7 +88,7 @@ def real_demand(spark, n_stores: int, n_items: int, min_months: int, seed: int, 
                     F.coalesce("demand", F.lit(0)).alias("demand")))
 
 
-def simulate_real_series(seed: int):  # noqa: ANN201 - an applyInPandas function
+def simulate_real_series(seed: int):  # an applyInPandas function
     """Per store-item: generate.py's replenishment policy and episode planting on the real demand."""
     import numpy as np
     import pandas as pd
@@ -113,7 +113,7 @@ def simulate_real_series(seed: int):  # noqa: ANN201 - an applyInPandas function
     return simulate
 
 
-def write_real_tables(spark, store, args) -> dict[str, int]:  # noqa: ANN001
+def write_real_tables(spark, store, args) -> dict[str, int]:
     """Build the real-demand store_item_daily, lead_times and oos_ground_truth tables in ``store``."""
     from pyspark.sql import functions as F
 
@@ -136,7 +136,7 @@ def write_real_tables(spark, store, args) -> dict[str, int]:  # noqa: ANN001
     return {r["episode_type"]: int(r["count"]) for r in counts}
 
 
-def score(spark, store, tolerance: int) -> dict[str, object]:  # noqa: ANN001
+def score(spark, store, tolerance: int) -> dict[str, object]:
     """Episode and alert-day precision/recall per alert type, from the PUBLISHED tables: the episodes in
     ``oos_alerts`` and the daily flags in ``oos_alert_days`` (the job's evaluate task works from oos_signals)."""
     from pyspark.sql import functions as F
@@ -175,7 +175,7 @@ def _r(value: object, digits: int = 4) -> object:
     return round(value, digits) if isinstance(value, float) else value
 
 
-def job_evaluation_agrees(store, figures: dict[str, object]) -> bool:  # noqa: ANN001
+def job_evaluation_agrees(store, figures: dict[str, object]) -> bool:
     """The job's own oos_evaluation (from oos_signals) equals the figures from the published tables."""
     rows = {r["alert_type"]: r for r in store.read("oos_evaluation").collect()}
     pairs = (("precision", "episode_precision"), ("recall", "episode_recall"), ("day_precision", "day_precision"),

@@ -108,7 +108,7 @@ def run(argv: list[str]) -> dict:
     max_diff = max((a - b).abs().max().item() for a, b in zip(plain.net.state_dict().values(),
                                                                lit.net.state_dict().values(), strict=True))
 
-    def throughput(times: list[tuple[float, float]], which: int, pick) -> float:  # noqa: ANN001
+    def throughput(times: list[tuple[float, float]], which: int, pick) -> float:
         return round(per_epoch / pick([t[which] for t in times]), 1)
 
     overhead = statistics.median(paired_ratios) - 1  # CPU time of adjacent runs: robust to other tenants' load

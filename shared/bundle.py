@@ -44,7 +44,7 @@ Yaml12Loader.add_implicit_resolver(
 def load_yaml(path: Path) -> dict[str, Any]:
     """Load one YAML file with YAML-1.2 scalars; an empty file is an empty mapping."""
     with open(path, encoding="utf-8") as fh:
-        data = yaml.load(fh, Loader=Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(fh, Loader=Yaml12Loader)  # a SafeLoader subclass
     if data is None:
         return {}
     if not isinstance(data, dict):

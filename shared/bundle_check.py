@@ -103,7 +103,7 @@ def task_errors(bundle: Bundle, target: str = "dev") -> Iterator[str]:
         try:
             values = {p.name: bundle.resolve(p.default, target) for p in job.parameters}
             parse_config(config_cls, [f"--{k}={v}" for k, v in values.items()], prog=job.key)
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
+        except Exception as exc:  # reported, not raised
             yield f"{where_job}: job parameter defaults do not parse for target {target!r}: {exc}"
 
 
@@ -163,7 +163,7 @@ def schema_errors(bundle: Bundle, schema_path: Path) -> Iterator[str]:
     from jsonschema import Draft202012Validator, ValidationError
     from jsonschema.validators import extend
 
-    def pattern(validator, patrn, instance, schema):  # noqa: ANN001, ANN202 - jsonschema keyword signature
+    def pattern(validator, patrn, instance, schema):  # jsonschema keyword signature
         # The schema's patterns use \p{L}, which Python's re cannot compile; the regex module can.
         if validator.is_type(instance, "string") and not regex.search(patrn, instance):
             yield ValidationError(f"{instance!r} does not match {patrn!r}")

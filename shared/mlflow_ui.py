@@ -27,7 +27,7 @@ class UiError(RuntimeError):
 
 def browse_url(host: str, port: int) -> str:
     """The address to open: a wildcard bind is reached on the loopback address."""
-    shown = "127.0.0.1" if host in ("", "0.0.0.0") else ("[::1]" if host == "::" else host)  # noqa: S104
+    shown = "127.0.0.1" if host in ("", "0.0.0.0") else ("[::1]" if host == "::" else host)
     if ":" in shown and not shown.startswith("["):
         shown = f"[{shown}]"
     return f"http://{shown}:{port}"
@@ -62,7 +62,7 @@ def wait_until_serving(url: str, proc: subprocess.Popen[bytes], timeout_s: float
         if proc.poll() is not None:
             raise UiError(f"mlflow server exited with status {proc.returncode} before answering (messages above)")
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:  # noqa: S310 - our own server
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:  # our own server
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):

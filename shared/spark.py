@@ -144,7 +144,7 @@ def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[N
         try:
             before = spark.conf.get(key, None)
             spark.conf.set(key, value)
-        except Exception as exc:  # noqa: BLE001 - any refusal leaves the platform default in place
+        except Exception as exc:  # any refusal leaves the platform default in place
             log.warning("Spark conf %s=%s not applied: %s", key, value, str(exc).splitlines()[0])
             continue
         previous[key] = before

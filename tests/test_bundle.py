@@ -71,7 +71,7 @@ def test_installed_wheel_declares_the_same_entry_points_as_pyproject() -> None:
     assert installed == bundle.entry_points()
 
 
-def _broken_toy(tmp_path: Path, edit) -> Path:  # noqa: ANN001 - edit: Callable[[str], str]
+def _broken_toy(tmp_path: Path, edit) -> Path:  # edit: Callable[[str], str]
     root = tmp_path / "toy"
     shutil.copytree(TOY, root)
     job_file = root / "resources" / "toy.job.yml"
@@ -104,7 +104,7 @@ def test_toy_bundle_is_valid() -> None:
          "unknown task"),
     ],
 )
-def test_offline_checks_catch_defects(tmp_path: Path, edit, expected: str) -> None:  # noqa: ANN001
+def test_offline_checks_catch_defects(tmp_path: Path, edit, expected: str) -> None:
     errors = check_bundle(_broken_toy(tmp_path, edit))
     assert any(expected in e for e in errors), errors
 

@@ -25,7 +25,7 @@ FIRST_READ_INPUTS = {
 }
 
 
-def _entry(name: str):  # noqa: ANN202 - a TaskEntryPoint
+def _entry(name: str):  # a TaskEntryPoint
     module, _, attr = SCRIPTS[name].partition(":")
     return getattr(importlib.import_module(module), attr)
 

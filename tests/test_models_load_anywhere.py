@@ -36,13 +36,13 @@ JOBS = {
 }
 
 
-def _forecasting_example(tables: LocalTableStore, cfg) -> pd.DataFrame:  # noqa: ANN001 - the job's config
+def _forecasting_example(tables: LocalTableStore, cfg) -> pd.DataFrame:  # the job's config
     """The demand_forecaster is logged without an input example: one published series, a 3-day horizon."""
     key = tables.read(cfg.forecasts_table).select(*cfg.keys).limit(1).toPandas()
     return key.astype(str).assign(horizon=np.int64(3))
 
 
-def _tensor_example(signature) -> np.ndarray:  # noqa: ANN001 - an MLflow ModelSignature with a tensor input
+def _tensor_example(signature) -> np.ndarray:  # an MLflow ModelSignature with a tensor input
     """Zeros shaped like the signature's tensor input (a variable dimension becomes 2)."""
     spec = signature.inputs.inputs[0]
     return np.zeros([2 if d == -1 else d for d in spec.shape], dtype=spec.type)
@@ -58,7 +58,7 @@ class Store:
     def __init__(self, home: Path) -> None:
         self.home, self.uri, self.configs = home, f"sqlite:///{home / 'mlflow.db'}", {}
 
-    def run(self, job: str):  # noqa: ANN201 - the job's config
+    def run(self, job: str):  # the job's config
         from shared.runner import run_job
 
         if job not in self.configs:

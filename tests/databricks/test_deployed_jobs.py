@@ -61,7 +61,7 @@ def bundle():
     return load_bundle(REPO_ROOT)
 
 
-def _deployed_job(workspace, name: str) -> int:  # noqa: ANN001 - WorkspaceClient
+def _deployed_job(workspace, name: str) -> int:  # WorkspaceClient
     """The job id of the deployed job whose name is ``name`` or ``[dev <user>] name``."""
     target = os.environ.get("USECASES_TARGET", "dev")
     matches = [j for j in workspace.jobs.list(name=None) if j.settings and j.settings.name
@@ -72,7 +72,7 @@ def _deployed_job(workspace, name: str) -> int:  # noqa: ANN001 - WorkspaceClien
 
 
 @pytest.mark.parametrize("job", sorted(SMALL))
-def test_job_runs_and_leaves_its_tables_and_model(workspace, bundle, job: str) -> None:  # noqa: ANN001
+def test_job_runs_and_leaves_its_tables_and_model(workspace, bundle, job: str) -> None:
     from databricks.sdk.service.jobs import RunResultState
 
     config = job_config_class(bundle, bundle.jobs[job])

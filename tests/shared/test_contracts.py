@@ -45,7 +45,7 @@ TXN = Contract(
 )
 
 
-def split(result) -> tuple[dict, dict]:  # noqa: ANN001 - ContractResult
+def split(result) -> tuple[dict, dict]:  # ContractResult
     """(n -> typed value of v) for valid rows, (n -> reason) for quarantined rows; checks the accounting."""
     valid = {r["n"]: r["v"] for r in result.valid.collect()}
     quarantined = {int(r["n"]): r[result.reason_column] for r in result.quarantined.collect()}
@@ -184,7 +184,7 @@ CAST_TABLES = [
 
 
 @pytest.mark.parametrize(("spec", "source_type", "cases"), CAST_TABLES)
-def test_casts_are_strict_and_lossless(spark, spec: ColumnSpec, source_type: str, cases) -> None:  # noqa: ANN001
+def test_casts_are_strict_and_lossless(spark, spec: ColumnSpec, source_type: str, cases) -> None:
     run_cases(spark, spec, source_type, cases)
 
 
@@ -227,7 +227,7 @@ def test_a_double_passes_an_int_column_only_when_whole_and_in_range(spark, value
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(st.one_of(st.integers(-(2**70), 2**70),
                                  st.floats(allow_nan=False, allow_infinity=False, width=64)), min_size=1, max_size=60))
-def test_number_text_into_bigint_and_double(spark, values: list) -> None:  # noqa: ANN001 - ints and floats
+def test_number_text_into_bigint_and_double(spark, values: list) -> None:  # ints and floats
     """Property: text of an integer or a float gives exactly its value, or a reason saying why not."""
     texts = [str(v) if isinstance(v, int) else repr(v) for v in values]
     df = spark.createDataFrame([(i, t, t) for i, t in enumerate(texts)], "n int, v string, w string")
@@ -358,7 +358,7 @@ def test_column_spec_and_contract_validation() -> None:
         max_size=40,
     )
 )
-def test_rows_in_equals_valid_plus_quarantined(spark, rows) -> None:  # noqa: ANN001
+def test_rows_in_equals_valid_plus_quarantined(spark, rows) -> None:
     """Whatever arrives, no row is lost or duplicated by the split."""
     df = spark.createDataFrame(rows, "transaction_id string, amount string, type string")
     result = apply_contract(df, TXN)
@@ -430,7 +430,7 @@ def test_any_column_names_work(spark, names: list[str]) -> None:
 # ---------------------------------------------------------------- quarantine budget
 
 
-def _result(spark, amounts: list[str | None]):  # noqa: ANN202 - ContractResult
+def _result(spark, amounts: list[str | None]):  # ContractResult
     rows = [(f"t{i}", a, "CASH_IN") for i, a in enumerate(amounts)]
     return apply_contract(spark.createDataFrame(rows, "transaction_id string, amount string, type string"), TXN)
 

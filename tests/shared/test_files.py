@@ -33,12 +33,12 @@ def write(path: Path, text: str, bom: bool = False) -> str:
     return str(path)
 
 
-def rows(df) -> list[tuple]:  # noqa: ANN001 - DataFrame
+def rows(df) -> list[tuple]:  # DataFrame
     """The rows without the malformed-row flag column, in file order."""
     return [tuple(r[c] for c in df.columns if c != MALFORMED_COLUMN) for r in df.collect()]
 
 
-def user_columns(df) -> list[str]:  # noqa: ANN001 - DataFrame
+def user_columns(df) -> list[str]:  # DataFrame
     return [c for c in df.columns if c != MALFORMED_COLUMN]
 
 

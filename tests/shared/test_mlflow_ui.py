@@ -31,7 +31,7 @@ def free_port() -> int:
 
 
 def get(url: str) -> tuple[int, bytes]:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - a local test server
+    with urllib.request.urlopen(url, timeout=10) as response:  # a local test server
         return response.status, response.read()
 
 
@@ -98,7 +98,7 @@ def test_a_remote_tracking_server_needs_no_local_ui(monkeypatch, capsys) -> None
 
 
 def test_addresses_and_server_command() -> None:
-    assert browse_url("0.0.0.0", 5000) == "http://127.0.0.1:5000"  # noqa: S104
+    assert browse_url("0.0.0.0", 5000) == "http://127.0.0.1:5000"
     assert browse_url("::", 5000) == "http://[::1]:5000"
     assert browse_url("localhost", 8080) == "http://localhost:8080"
     command = server_command("sqlite:////h/mlflow.db", Path("/h/mlartifacts"), "127.0.0.1", 5001)

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from shared.progress import PROGRESS_ENV, StageCounts, spark_progress
 
 
-def _slow_job(spark) -> None:  # noqa: ANN001 - SparkSession
+def _slow_job(spark) -> None:  # SparkSession
     @F.udf("long")
     def slow(x: int) -> int:
         time.sleep(0.05)

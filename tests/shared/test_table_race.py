@@ -146,7 +146,7 @@ class Reader(threading.Thread):
                 continue
             try:
                 problem = self.read(current)
-            except Exception as exc:  # noqa: BLE001 - a version pruned mid-read must fail loudly, never partially
+            except Exception as exc:  # a version pruned mid-read must fail loudly, never partially
                 if (self.root / current).is_dir():
                     self.violations.append(f"reading live {current} failed: {str(exc).splitlines()[0]}")
                 self.vanished += 1

@@ -175,7 +175,7 @@ def test_concurrent_merges_lose_no_rows(spark, tables: LocalTableStore) -> None:
         try:
             for key in range(first, first + 3):
                 tables.merge(spark.createDataFrame([(key, f"v{key}")], "id int, v string"), "dim", ["id"])
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=upsert, args=(first,)) for first in (100, 200)]

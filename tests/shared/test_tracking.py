@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mlflow  # noqa: E402
-import pytest  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
+import matplotlib.pyplot as plt
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
 
-from shared.config import JobConfig  # noqa: E402
-from shared.registry import (  # noqa: E402
+from shared.config import JobConfig
+from shared.registry import (
     CHAMPION,
     SUPERSEDED_TAG,
     IncompatibleModelError,
@@ -21,7 +21,7 @@ from shared.registry import (  # noqa: E402
     model_name,
     register_model,
 )
-from shared.tracking import configure_tracking, log_figure, log_table_sample, task_run  # noqa: E402
+from shared.tracking import configure_tracking, log_figure, log_table_sample, task_run
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class DemoConfig(JobConfig):
 class Constant(mlflow.pyfunc.PythonModel):
     """A tiny real pyfunc model."""
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+    def predict(self, context, model_input, params=None):
         return model_input.iloc[:, 0] * 0
 
 
@@ -63,7 +63,7 @@ class Scored(mlflow.pyfunc.PythonModel):
     def __init__(self, quality: float, classes: str = "a,b") -> None:
         self.quality, self.classes = quality, classes
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+    def predict(self, context, model_input, params=None):
         return model_input.iloc[:, 0] * 0 + self.quality
 
 
@@ -73,7 +73,7 @@ def _log(quality: float, classes: str = "a,b") -> str:
                                        metadata={"classes": classes}).model_uri
 
 
-def _scorer(classes: str):  # noqa: ANN202 - Callable[[str], float]
+def _scorer(classes: str):  # Callable[[str], float]
     """Score any model on 'the challenger's test data': it must know the same classes."""
     import pandas as pd
 

@@ -68,7 +68,7 @@ def backtest_one_series(pdf: pd.DataFrame, keys: Sequence[str], settings: Foreca
             train, steps = history.iloc[:origin], len(y[origin:origin + fold_horizon])
             try:  # point_forecast raises on an infinite or NaN forecast: such a fold counts as failed
                 chunks.append(point_forecast(model, train, point_settings, steps))
-            except Exception:  # noqa: BLE001 - a candidate that cannot fit a fold is out of the running
+            except Exception:  # a candidate that cannot fit a fold is out of the running
                 chunks.append(np.full(steps, np.nan))
                 failed += 1
         predicted = np.concatenate(chunks) if chunks else np.array([])

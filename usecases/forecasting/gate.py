@@ -70,7 +70,7 @@ def refit_last_fold(pdf: pd.DataFrame, keys: Sequence[str], settings: ForecastSe
     train, actual = history.iloc[:-horizon], history["y"].to_numpy(dtype=float)[-horizon:]
     try:
         predicted = point_forecast(kind, train, settings, horizon)
-    except Exception:  # noqa: BLE001 - the same fallback the job and the pyfunc use
+    except Exception:  # the same fallback the job and the pyfunc use
         predicted = point_forecast(SEASONAL_NAIVE, train, settings, horizon)
     score = accuracy(actual, predicted, float("nan"))["smape"]
     return pd.DataFrame([{**{k: str(pdf[k].iloc[0]) for k in keys}, "score": score if np.isfinite(score) else None}])
@@ -154,7 +154,7 @@ def load_recipe(uri: str) -> tuple[list[str], dict[tuple[str, ...], str], dict[s
 
     try:
         python_model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
-    except Exception as exc:  # noqa: BLE001 - any model that does not load as a pyfunc cannot be compared
+    except Exception as exc:  # any model that does not load as a pyfunc cannot be compared
         raise IncompatibleModelError(f"{uri} does not load as a demand_forecaster pyfunc: {exc}") from exc
     states = getattr(python_model, "states", None)
     meta = getattr(python_model, "meta", None)

@@ -15,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -118,7 +119,7 @@ def run_train_forecast(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConf
     # one row per series: broadcast like the bucket assignment below; a series missing here is reported
     prepared = prepared.join(F.broadcast(_choices(ctx, cfg, training_date)), on=keys, how="left")
 
-    def fit(pdf):  # noqa: ANN001, ANN202 - pandas in, pandas out; captures only keys and settings
+    def fit(pdf: pd.DataFrame) -> pd.DataFrame:  # captures only keys and settings
         return forecast_one_series(pdf, keys, settings)
 
     n = partition_count(ctx.spark, n_series, cfg.partitions)
@@ -160,7 +161,7 @@ def run_backtest(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) ->
     folds, fold_horizon, min_train = cfg.backtest_folds, cfg.backtest_horizon, 4 * cfg.season_length
     intermittent_folds = cfg.intermittent_backtest_folds
 
-    def evaluate(pdf):  # noqa: ANN001, ANN202 - pandas in, pandas out; captures only plain values
+    def evaluate(pdf: pd.DataFrame) -> pd.DataFrame:  # captures only plain values
         return backtest_one_series(pdf, keys, settings, folds, fold_horizon, min_train, intermittent_folds)
 
     n = partition_count(ctx.spark, n_series, cfg.partitions)

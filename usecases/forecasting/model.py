@@ -304,12 +304,12 @@ def forecast_with_fallback(history: pd.DataFrame, settings: ForecastSettings, ho
         forecast = check_finite(kind, forecast_from_state(kind, model, horizon, settings.seed, settings.intervals,
                                                           settings.nonnegative), settings.intervals)
         return SeriesForecast(kind, serialize(kind, model), forecast, fitted - started, time.perf_counter() - fitted)
-    except Exception as exc:  # noqa: BLE001 - any failure of one series falls back and is reported, never hidden
+    except Exception as exc:  # any failure of one series falls back and is reported, never hidden
         if kind == SEASONAL_NAIVE:
             raise
         try:
             fallback = forecast_with_fallback(history, settings, horizon, SEASONAL_NAIVE)
-        except Exception as second:  # noqa: BLE001 - reported by the caller as a series without a forecast
+        except Exception as second:  # reported by the caller as a series without a forecast
             raise NoUsableForecast(f"{kind}: {exc}; fallback seasonal_naive: {second}") from second
         return dataclasses.replace(fallback, fit_seconds=time.perf_counter() - started - fallback.predict_seconds,
                                    error_type=type(exc).__name__, error=str(exc)[:2000])
@@ -349,7 +349,7 @@ def forecast_one_series(pdf: pd.DataFrame, keys: Sequence[str], settings: Foreca
     started = time.perf_counter()
     try:
         outcome = forecast_with_fallback(history, settings, settings.horizon, kind or SEASONAL_NAIVE)
-    except Exception as exc:  # noqa: BLE001 - one series without a usable forecast never stops the others
+    except Exception as exc:  # one series without a usable forecast never stops the others
         outcome = no_forecast(exc, time.perf_counter() - started)
     if kind is None and outcome.model is not None:
         outcome = dataclasses.replace(outcome, error_type=NO_CHOICE_ERROR[0], error=NO_CHOICE_ERROR[1])

@@ -6,10 +6,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt  # the backend must be chosen first
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 
 def metric_distribution_figure(metrics: pd.DataFrame, metric: str = "mase") -> Figure:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from usecases.forecasting.backtest import PROPHET_LABEL
@@ -59,7 +59,7 @@ def aggregate_metrics(metrics: DataFrame, keys: Sequence[str]) -> dict[str, floa
         out.update({f"{row['_group']}_{name}": float(v) for name, v in row.asDict().items()
                     if name != "_group" and v is not None})
 
-    def mase_of(condition):  # noqa: ANN001, ANN202 - a Column in, a Column out
+    def mase_of(condition: Column) -> Column:
         return F.first(F.when(condition, F.col("mase")), ignorenulls=True)
 
     paired = metrics.groupBy(*key_columns(keys)).agg(mase_of(F.col("model") == PROPHET_LABEL).alias("p"),

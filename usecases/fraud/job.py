@@ -7,7 +7,8 @@ import json
 
 import mlflow
 import numpy as np
-from pyspark.sql import Row
+import pandas as pd
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from shared import tracking
@@ -51,7 +52,7 @@ def run_features(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
         "review_rows_quarantined": ctx.quarantined - quarantined})
 
 
-def _train_variant(cfg: FraudConfig, variant: str, train_pdf, test_pdf, spec: FeatureSpec) -> dict[str, object]:  # noqa: ANN001
+def _train_variant(cfg: FraudConfig, variant: str, train_pdf, test_pdf, spec: FeatureSpec) -> dict[str, object]:
     """Fit, evaluate on the common test split, log one nested MLflow run; return a fraud_training_runs row.
 
     The nested run keeps the tree as ``tree/tree.json`` (plain arrays: the export the registered model and the
@@ -80,7 +81,7 @@ def _train_variant(cfg: FraudConfig, variant: str, train_pdf, test_pdf, spec: Fe
             "false_negatives": int(metrics["false_negatives"]), "train_rows": len(y)}
 
 
-def require_both_classes(y, what: str) -> None:  # noqa: ANN001 - labels as a numpy array
+def require_both_classes(y: np.ndarray, what: str) -> None:
     """Refuse to train or evaluate on one class: a model of one class is always "right" and means nothing."""
     counts = {int(k): int(v) for k, v in zip(*np.unique(y, return_counts=True), strict=True)}
     if counts.get(0, 0) < 2 or counts.get(1, 0) < 2:
@@ -93,7 +94,7 @@ def model_input_columns(extra_features: tuple[str, ...]) -> list[str]:
     return [*NUMERIC_FEATURES, *extra_features, CATEGORICAL_FEATURE]
 
 
-def _split_class_counts(data) -> dict[tuple[bool, int], int]:  # noqa: ANN001 - a DataFrame with is_test, label
+def _split_class_counts(data: DataFrame) -> dict[tuple[bool, int], int]:  # with is_test, label
     """Rows per (is_test, label): one small aggregation, so one-class or empty inputs fail before any collect."""
     return {(bool(r["is_test"]), int(r["label"])): int(r["count"])
             for r in data.groupBy("is_test", "label").count().collect() if r["label"] is not None}
@@ -156,7 +157,7 @@ def run_train(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
         summary=summary)
 
 
-def _held_out(ctx: TaskContext[FraudConfig], cfg: FraudConfig, spec: FeatureSpec):  # noqa: ANN202 - pandas frame
+def _held_out(ctx: TaskContext[FraudConfig], cfg: FraudConfig, spec: FeatureSpec) -> pd.DataFrame:
     """The challenger's held-out rows (the seeded hash split, at most max_eval_rows) with the model's input columns
     and the label: the data every registered model is scored on by the champion gate."""
     features = ctx.tables.read(cfg.features_table)
@@ -273,5 +274,5 @@ def run_score(ctx: TaskContext[FraudConfig], cfg: FraudConfig) -> TaskReport:
 generate = TaskEntryPoint("fraud", "generate", FraudConfig, run_generate)
 features = TaskEntryPoint("fraud", "features", FraudConfig, run_features)
 train = TaskEntryPoint("fraud", "train", FraudConfig, run_train)
-compile = TaskEntryPoint("fraud", "compile", FraudConfig, run_compile)  # noqa: A001 - the bundle task's name
+compile = TaskEntryPoint("fraud", "compile", FraudConfig, run_compile)  # the bundle task's name
 score = TaskEntryPoint("fraud", "score", FraudConfig, run_score)

@@ -6,15 +6,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import os  # noqa: E402
+import os
 
-import numpy as np  # noqa: E402
-from joblib import parallel_config  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score  # noqa: E402
-from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
-from sklearn.tree import DecisionTreeClassifier, plot_tree  # noqa: E402
+import numpy as np
+from joblib import parallel_config
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.tree import DecisionTreeClassifier, plot_tree
 
 
 def fit_tree(

@@ -61,7 +61,7 @@ def jit_friendly_codegen(spark: SparkSession) -> Iterator[bool]:
     previous = spark.conf.get(HUGE_METHOD_LIMIT, None)
     try:
         spark.conf.set(HUGE_METHOD_LIMIT, str(HOTSPOT_HUGE_METHOD_BYTES))
-    except Exception:  # noqa: BLE001 - a restricted conf is not an error, only a missed speed-up
+    except Exception:  # a restricted conf is not an error, only a missed speed-up
         yield False
         return
     try:

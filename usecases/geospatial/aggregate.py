@@ -94,7 +94,7 @@ def map_zones(zones_clean: DataFrame, zstats: DataFrame, limit: int) -> tuple[pd
     return top, total
 
 
-def hexagon_map(cells: pd.DataFrame, zone_outlines: list | None = None, title: str = "points per H3 cell"):  # noqa: ANN201
+def hexagon_map(cells: pd.DataFrame, zone_outlines: list | None = None, title: str = "points per H3 cell"):
     """A matplotlib Figure: one hexagon per cell coloured by log10(n_points), zone outlines on top."""
     import matplotlib
 

@@ -71,7 +71,7 @@ def cover_zones_frame(pdf: pd.DataFrame, resolution: int) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).astype({"zone_id": object, "cell": "int64", "is_boundary": bool})
 
 
-def _map(batches: Iterator[pd.DataFrame], fn, **kwargs) -> Iterator[pd.DataFrame]:  # noqa: ANN001 - frame function
+def _map(batches: Iterator[pd.DataFrame], fn, **kwargs) -> Iterator[pd.DataFrame]:  # frame function
     for pdf in batches:
         yield fn(pdf, **kwargs)
 

@@ -185,7 +185,7 @@ def detect_one_series(pdf: pd.DataFrame, cfg: OutOfStockConfig) -> pd.DataFrame:
     return out[[c.split()[0] for c in SIGNALS_SCHEMA.split(", ")]]
 
 
-def _reasons(out: pd.DataFrame, kind: np.ndarray, build) -> pd.Series:  # noqa: ANN001 - (row, kind) -> str
+def _reasons(out: pd.DataFrame, kind: np.ndarray, build) -> pd.Series:  # (row, kind) -> str
     """One reason text per flagged row (``kind`` not empty), None elsewhere; only flagged rows are formatted."""
     reasons = pd.Series(None, index=out.index, dtype=object)
     for i in np.flatnonzero(kind != ""):

@@ -142,7 +142,7 @@ def simulate_inventory(rng: np.random.Generator, demand: np.ndarray, profile: st
     })
 
 
-def simulate_batches(seed: int, n_items: int, n_days: int, start: date):  # noqa: ANN201 - mapInPandas function
+def simulate_batches(seed: int, n_items: int, n_days: int, start: date):  # mapInPandas function
     """A ``mapInPandas`` function: series ids (column ``id``) in, their simulated days out."""
 
     def simulate(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt  # the backend must be chosen first
+import pandas as pd
+from matplotlib.figure import Figure
 
 MARKERS = {"phantom_inventory": ("red", "x"), "zero_sales": ("black", "v"), "osa_gap": ("orange", "o"),
            "safety_stock": ("purple", "|")}

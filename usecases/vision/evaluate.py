@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt  # the backend must be chosen first
+import numpy as np
+import torch
+from matplotlib.figure import Figure
 
-from usecases.vision.data import iterate_split  # noqa: E402
-from usecases.vision.portable import fast_input, fast_layout  # noqa: E402
+from usecases.vision.data import iterate_split
+from usecases.vision.portable import fast_input, fast_layout
 
 GRID_SAMPLES = 16
 

@@ -85,7 +85,7 @@ class DefectClassifier(L.LightningModule):
         self.log("val_loss", F.cross_entropy(logits, y), on_epoch=True, sync_dist=True, batch_size=len(y))
         self.log("val_acc", (logits.argmax(1) == y).float().mean(), on_epoch=True, sync_dist=True, batch_size=len(y))
 
-    def configure_optimizers(self):  # noqa: ANN201 - Lightning's optimizer config dict
+    def configure_optimizers(self):  # Lightning's optimizer config dict
         optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.learning_rate, weight_decay=1e-4)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, self.max_epochs))
         return {"optimizer": optimizer, "lr_scheduler": schedule}

@@ -157,7 +157,7 @@ def decode_image(content: bytes | None, size: int, mode: str, max_pixels: int = 
         img = Image.open(io.BytesIO(content))  # reads the header only
     except Image.DecompressionBombError:  # Pillow's own guard, at twice its limit: a header far over ours
         return None, None, REASON_BOMB.format(max_pixels)
-    except Exception:  # noqa: BLE001 - no image header: name the format when the file's signature claims one
+    except Exception:  # no image header: name the format when the file's signature claims one
         for name, signature in (("PNG", PNG_SIGNATURE), ("JPEG", JPEG_SIGNATURE)):
             if content.startswith(signature):
                 return None, None, REASON_BAD_HEADER.format(name)
@@ -180,7 +180,7 @@ def decode_image(content: bytes | None, size: int, mode: str, max_pixels: int = 
         if "truncated" in str(exc).lower():
             return None, source_mode, REASON_TRUNCATED
         return None, source_mode, REASON_CORRUPT.format(_stable(str(exc)) or type(exc).__name__)
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is a property of the file, never a job failure
+    except Exception as exc:  # any decoder failure is a property of the file, never a job failure
         return None, source_mode, REASON_CORRUPT.format(f"{type(exc).__name__}: {_stable(str(exc))}")
 
 

@@ -29,7 +29,7 @@ WILSON_Z = 1.96
 
 
 @functools.lru_cache(maxsize=2)
-def load_pyfunc(model_uri: str, tracking_uri: str, registry_uri: str):  # noqa: ANN201 - mlflow.pyfunc.PyFuncModel
+def load_pyfunc(model_uri: str, tracking_uri: str, registry_uri: str):  # mlflow.pyfunc.PyFuncModel
     """The model behind ``model_uri``, loaded once per Python worker process (cached by URI)."""
     import mlflow
     import torch
@@ -40,7 +40,7 @@ def load_pyfunc(model_uri: str, tracking_uri: str, registry_uri: str):  # noqa: 
     return mlflow.pyfunc.load_model(model_uri)
 
 
-def predict_files(paths: pd.Series, model, max_pixels: int) -> pd.DataFrame:  # noqa: ANN001 - PyFuncModel
+def predict_files(paths: pd.Series, model, max_pixels: int) -> pd.DataFrame:  # PyFuncModel
     """Files -> (label, probability, reason) through the model; a file too large or unreadable keeps its reason."""
     read = [read_image_file(p, max_file_bytes(max_pixels)) for p in paths]
     out = model.predict(pd.DataFrame({INPUT_COLUMN: pd.Series([c for c, _ in read], dtype=object)}))

@@ -21,6 +21,8 @@ from usecases.vision.model import DefectClassifier, build_backbone
 from usecases.vision.portable import fast_layout
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from usecases.vision.config import VisionConfig
 
 EPOCH_METRICS = ("train_loss", "val_loss", "val_acc")
@@ -190,7 +192,7 @@ def fit_on_rank(spec: TrainSpec) -> None:
         os.replace(tmp, spec.result_path)
 
 
-def spark_has_gpus(spark) -> bool:  # noqa: ANN001 - SparkSession
+def spark_has_gpus(spark: SparkSession) -> bool:
     """Whether Spark itself was given GPU resources (TorchDistributor's use_gpu requires that).
 
     Read from the session conf, which classic and Spark Connect sessions both expose (Connect has no context).
@@ -199,7 +201,7 @@ def spark_has_gpus(spark) -> bool:  # noqa: ANN001 - SparkSession
     return any(str(spark.conf.get(key, "0") or "0") not in ("0", "0.0") for key in keys)
 
 
-def run_distributed(spark, spec: TrainSpec, num_processes: int, local_mode: bool) -> dict[str, Any]:  # noqa: ANN001
+def run_distributed(spark, spec: TrainSpec, num_processes: int, local_mode: bool) -> dict[str, Any]:
     """Launch ``fit_on_rank`` on ``num_processes`` ranks with TorchDistributor; return rank 0's result."""
     from pyspark.ml.torch.distributor import TorchDistributor
 

@@ -220,7 +220,7 @@ MODEL_CASES = [
 
 @pytest.mark.parametrize("bad", MODEL_CASES)
 def test_a_non_finite_model_forecast_falls_back_with_the_reason(settings: ForecastSettings, monkeypatch, bad) -> None:
-    def broken(state, horizon, intervals):  # noqa: ANN001, ANN202 - the ETS forecast of a diverging fit
+    def broken(state, horizon, intervals):  # the ETS forecast of a diverging fit
         out = pd.DataFrame({"ds": pd.date_range(END, periods=horizon).date, "yhat": 3.0, "yhat_lower": np.nan,
                             "yhat_upper": np.nan})
         out.loc[5, "yhat"] = bad

@@ -58,7 +58,7 @@ def test_constant_series_falls_back_to_seasonal_naive_with_the_reason(settings: 
 
 
 def test_a_failing_fit_falls_back_and_cleans_up(settings: ForecastSettings, monkeypatch: pytest.MonkeyPatch) -> None:
-    def explode(history, settings, workdir):  # noqa: ANN001, ANN202
+    def explode(history, settings, workdir):
         Path(workdir, "partial.csv").write_text("half-written cmdstan output")
         raise RuntimeError("Error during optimization! planted")
 

@@ -31,7 +31,7 @@ def sales(spark):
 
 
 @pytest.mark.parametrize(("policy", "gap_value"), [("zero", 0.0), ("missing", None)])
-def test_calendars_are_completed_and_short_series_quarantined(spark, sales, policy: str, gap_value) -> None:  # noqa: ANN001
+def test_calendars_are_completed_and_short_series_quarantined(spark, sales, policy: str, gap_value) -> None:
     contract = apply_contract(sales, sales_contract(KEYS))
     assert contract.rows_quarantined == 1  # the negative value
     training_date = day(19)

@@ -122,7 +122,7 @@ def base_rows(spark) -> pd.DataFrame:
     return generate_transactions(spark, ROWS, seed=3).toPandas().astype(str).replace({"None": "", "nan": ""})
 
 
-def _entry(task: str):  # noqa: ANN202 - a TaskEntryPoint
+def _entry(task: str):  # a TaskEntryPoint
     return getattr(job, task)
 
 

@@ -18,7 +18,7 @@ SMALL = {"n_transactions": "80000", "max_train_rows": "20000", "max_eval_rows": 
          "cv_folds": "3", "negatives_per_positive": "10", "test_fraction": "0.3"}
 
 
-def _reports(results) -> dict[str, object]:  # noqa: ANN001
+def _reports(results) -> dict[str, object]:
     return {r.task: r.report for r in results}
 
 

@@ -17,7 +17,7 @@ COLUMNS = ("transaction_id", "step", "type", "amount", "name_orig", "old_balance
            "name_dest", "old_balance_dest", "new_balance_dest")
 
 
-def _tx(spark, rows: list[tuple]):  # noqa: ANN001, ANN202
+def _tx(spark, rows: list[tuple]):
     schema = ("transaction_id bigint, step int, type string, amount double, name_orig string, "
               "old_balance_orig double, new_balance_orig double, name_dest string, old_balance_dest double, "
               "new_balance_dest double")

@@ -22,7 +22,7 @@ SMALL = {"max_train_rows": "4000", "max_eval_rows": "3000", "depth_grid": "3,4",
 NAME = "main.ml_use_cases.fraud_tree"
 
 
-def _reports(results) -> dict[str, object]:  # noqa: ANN001
+def _reports(results) -> dict[str, object]:
     return {r.task: r.report for r in results}
 
 

@@ -14,7 +14,7 @@ from usecases.geospatial.join import join_geometry_only, join_points, load_zone_
 STRATEGIES = ("h3", "strtree", "geometry_only")
 
 
-def zoned_by_each_strategy(spark, zones: pd.DataFrame, points: pd.DataFrame, resolution: int,  # noqa: ANN001
+def zoned_by_each_strategy(spark, zones: pd.DataFrame, points: pd.DataFrame, resolution: int,
                            max_cells: int = 10**7) -> dict[str, pd.DataFrame]:
     """strategy -> points_zoned (point_id, zone_id, n_zones) indexed by point_id, as the job computes it."""
     zones_df = apply_contract(spark.createDataFrame(zones, "zone_id string, name string, geometry string"), ZONES)

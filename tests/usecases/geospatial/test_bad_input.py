@@ -75,11 +75,11 @@ ZONE_ROWS = [
 ]
 
 
-def _store(spark, warehouse: Path) -> LocalTableStore:  # noqa: ANN001
+def _store(spark, warehouse: Path) -> LocalTableStore:
     return LocalTableStore(spark, "main", "ml_use_cases", warehouse)
 
 
-def _reasons(spark, warehouse: Path, table: str, key: str) -> dict[str, str]:  # noqa: ANN001
+def _reasons(spark, warehouse: Path, table: str, key: str) -> dict[str, str]:
     rows = _store(spark, warehouse).read(table).collect()
     out: dict[str, list[str]] = {}
     for row in rows:

@@ -15,7 +15,7 @@ BLOCKED = ("usecases", "shared")
 
 
 class Refuse(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):  # noqa: ANN001, ANN201 - the finder protocol
+    def find_spec(self, name, path=None, target=None):  # the finder protocol
         if name.split(".")[0] in BLOCKED:
             raise ImportError(f"import of {name} refused: the model must load without this repository")
         return None

@@ -35,7 +35,7 @@ def write_catalogue(root: Path) -> dict[str, str | None]:
     return expected
 
 
-def rel_reasons(rows, root: Path) -> dict[str, str]:  # noqa: ANN001 - Spark rows
+def rel_reasons(rows, root: Path) -> dict[str, str]:  # Spark rows
     return {Path(r["path"]).relative_to(root).as_posix(): r["quarantine_reason"] for r in rows}
 
 

@@ -23,7 +23,7 @@ SMALL = {"n_images": "120", "n_score_images": "8", "max_epochs": "2", "min_epoch
          "image_size": "16", "batch_size": "16"}
 
 
-def reports(results) -> dict:  # noqa: ANN001 - list[TaskResult]
+def reports(results) -> dict:  # list[TaskResult]
     return {r.task: r.report for r in results}
 
 

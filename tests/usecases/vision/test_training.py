@@ -21,13 +21,13 @@ class ScriptedLoss(L.LightningModule):
         self.weight = torch.nn.Parameter(torch.zeros(1))
         self.losses = losses
 
-    def training_step(self, batch, batch_idx):  # noqa: ANN001, ANN201
+    def training_step(self, batch, batch_idx):
         return (self.weight * batch[0]).sum()
 
-    def validation_step(self, batch, batch_idx) -> None:  # noqa: ANN001
+    def validation_step(self, batch, batch_idx) -> None:
         self.log("val_loss", torch.tensor(self.losses[min(self.current_epoch, len(self.losses) - 1)]))
 
-    def configure_optimizers(self):  # noqa: ANN201
+    def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.0)
 
 
