@@ -176,9 +176,35 @@ def test_connect_mode_with_the_serverless_guard_gives_the_classic_tables(small_j
            "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}", "USECASES_PROGRESS": "off"}
     env.pop("USECASES_WAREHOUSE", None)
     env.pop(GUARD_ENV, None)  # the guard is on unless switched off
-    done = subprocess.run([sys.executable, "-m", "shared.cli", "run", "all", *params], env=env, cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=1800)
+    cwd = tmp_path_factory.mktemp("connect-cwd")  # MLflow's ./mlruns default would land here
+    done = subprocess.run([sys.executable, "-m", "shared.cli", "--bundle", str(REPO_ROOT), "run", "all", *params],
+                          env={**env, "PYTHONPATH": str(REPO_ROOT)}, cwd=cwd, capture_output=True, text=True,
+                          timeout=1800)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    _every_run_sits_in_its_jobs_experiment(home, cwd)
     tables, problems = compare_warehouses(classic_home / "warehouse", home / "warehouse")
     assert not problems, "\n".join(problems)
     assert {"fraud_scores", "oos_alerts", "forecasts", "image_predictions", "points_zoned"} <= set(tables)
+
+
+def _every_run_sits_in_its_jobs_experiment(home: Path, cwd: Path) -> None:
+    """After ``usecases run all`` on a fresh store: each job's runs (nested ones included) are in that job's
+    experiment, nothing is in "Default", and no ``mlruns`` folder appeared."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+    experiments = {e.experiment_id: e.name for e in client.search_experiments()}
+    runs = client.search_runs(list(experiments), max_results=1000)
+    assert {run.data.tags.get("usecase") for run in runs} >= set(MODEL_JOBS)
+    by_id = {run.info.run_id: run for run in runs}
+
+    def job_of(run) -> str:  # a nested run belongs to its parent's job
+        parent = run.data.tags.get("mlflow.parentRunId")
+        return run.data.tags.get("usecase") or (job_of(by_id[parent]) if parent in by_id else "?")
+
+    assert any("mlflow.parentRunId" in run.data.tags for run in runs)  # nested runs are checked too
+    for run in runs:
+        name = experiments[run.info.experiment_id]
+        assert name.endswith(f"ml-use-cases-{job_of(run)}"), (run.info.run_name, name)
+    assert not any(p.name == "mlruns" for p in [*cwd.rglob("mlruns"), *home.rglob("mlruns"),
+                                                *REPO_ROOT.glob("mlruns")])
