@@ -18,7 +18,7 @@ def sales_contract(key_columns: Sequence[str]) -> Contract:
     forecasts inf or NaN)."""
     return Contract(
         table=SALES,
-        columns=(*[ColumnSpec(k, "string") for k in key_columns], ColumnSpec(DATE, "date"),
+        columns=(*[ColumnSpec(k, "string", id=True) for k in key_columns], ColumnSpec(DATE, "date"),
                  ColumnSpec(TARGET, "double", nullable=True)),
         rules=(RowRule("units_sold must be >= 0", lambda: F.col(TARGET) >= 0),),
         unique_key=(*key_columns, DATE),

@@ -86,7 +86,7 @@ def check_finite(kind: str, forecast: pd.DataFrame, intervals: bool) -> pd.DataF
     return forecast
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ForecastSettings:
     """The model settings a worker needs, picklable and free of Spark objects."""
 
@@ -116,11 +116,17 @@ class ForecastSettings:
 
     @classmethod
     def from_config(cls, cfg: Any, scratch_dir: str) -> ForecastSettings:
-        return cls(cfg.horizon, cfg.growth, cfg.seasonality_mode, cfg.interval_width, cfg.uncertainty_samples,
-                   cfg.holidays_country, cfg.season_length, cfg.seed, scratch_dir, cfg.logistic_cap_factor,
-                   tuple(cfg.candidate_models), cfg.selection_metric, cfg.intermittent_adi, cfg.ets_model,
-                   cfg.tsb_alpha_d, cfg.tsb_alpha_p, cfg.nonnegative, cfg.fit_history_days,
-                   cfg.selection_tolerance)
+        """The job's settings, each named: nineteen of the same few types are easy to misorder positionally."""
+        return cls(
+            horizon=cfg.horizon, growth=cfg.growth, seasonality_mode=cfg.seasonality_mode,
+            interval_width=cfg.interval_width, uncertainty_samples=cfg.uncertainty_samples,
+            holidays_country=cfg.holidays_country, season_length=cfg.season_length, seed=cfg.seed,
+            scratch_dir=scratch_dir, logistic_cap_factor=cfg.logistic_cap_factor,
+            candidate_models=tuple(cfg.candidate_models), selection_metric=cfg.selection_metric,
+            intermittent_adi=cfg.intermittent_adi, ets_model=cfg.ets_model, tsb_alpha_d=cfg.tsb_alpha_d,
+            tsb_alpha_p=cfg.tsb_alpha_p, nonnegative=cfg.nonnegative, fit_history_days=cfg.fit_history_days,
+            selection_tolerance=cfg.selection_tolerance,
+        )
 
 
 # The settings a fitted point forecast depends on (not horizon, intervals, candidates or the choice rule): a

@@ -11,8 +11,8 @@ STORE_ITEM_DAILY = Contract(
     table="store_item_daily",
     columns=(
         ColumnSpec("date", "date"),
-        ColumnSpec("store_id", "string"),
-        ColumnSpec("item_id", "string"),
+        ColumnSpec("store_id", "string", id=True),
+        ColumnSpec("item_id", "string", id=True),
         ColumnSpec("units_sold", "int"),
         ColumnSpec("on_hand_units", "int"),
         ColumnSpec("replenishment_units", "int", nullable=True),
@@ -32,7 +32,8 @@ STORE_ITEM_DAILY = Contract(
 )
 LEAD_TIMES = Contract(
     table="lead_times",
-    columns=(ColumnSpec("store_id", "string"), ColumnSpec("item_id", "string"), ColumnSpec("lead_time_days", "int")),
+    columns=(ColumnSpec("store_id", "string", id=True), ColumnSpec("item_id", "string", id=True),
+             ColumnSpec("lead_time_days", "int")),
     rules=(RowRule("lead_time_days must be between 1 and 365", lambda: F.col("lead_time_days").between(1, 365)),),
     unique_key=KEY,
 )
