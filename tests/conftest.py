@@ -14,6 +14,8 @@ _SESSION_HOME = tempfile.mkdtemp(prefix="usecases-tests-")
 os.environ.setdefault("USECASES_HOME", _SESSION_HOME)
 os.environ.setdefault("USECASES_SPARK_MASTER", "local[2]")
 os.environ.setdefault("USECASES_DRIVER_MEMORY", "2g")
+# A test without its own store logs here, never to ./mlruns in the checkout.
+os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{_SESSION_HOME}/mlflow.db")
 os.environ.setdefault("USECASES_PROGRESS", "off")  # tests read stderr; progress lines have their own test
 os.environ.pop("DATABRICKS_RUNTIME_VERSION", None)
 
@@ -72,6 +74,8 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     home = tmp_path / "home"
     home.mkdir()
     uri = f"sqlite:///{home / 'mlflow.db'}"
+    # A module-scoped store (a whole job run shared by a test module) is put back afterwards.
+    previous_uri, previous_experiment = mlflow.get_tracking_uri(), mlflow.tracking.fluent._active_experiment_id
     monkeypatch.setenv("USECASES_HOME", str(home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
@@ -85,3 +89,5 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     yield uri
     while mlflow.active_run() is not None:
         mlflow.end_run()
+    mlflow.set_tracking_uri(previous_uri)
+    mlflow.tracking.fluent._active_experiment_id = previous_experiment

@@ -164,7 +164,9 @@ def test_registered_model_takes_a_serving_payload(job_run) -> None:
         ("old_balance_dest", "double"), ("new_balance_dest", "double"), ("step", "long"), ("type", "string")]
     assert model.input_example is not None and list(model.input_example.columns) == schema.input_names()
     batch = tables.read("fraud_scores").orderBy("transaction_id").limit(20).toPandas()
-    rows = (tables.read("transactions").join(tables.read("fraud_scores").select("transaction_id"), "transaction_id")
+    # Ids are text in the job's tables (the generated ones are numbers): match them as text.
+    transactions = tables.read("transactions").withColumn("transaction_id", F.col("transaction_id").cast("string"))
+    rows = (transactions.join(tables.read("fraud_scores").select("transaction_id"), "transaction_id")
             .orderBy("transaction_id").limit(20).toPandas())
     split = json.dumps({"dataframe_split": {"columns": schema.input_names(),
                                             "data": json.loads(rows[schema.input_names()].to_json(orient="values"))}})
@@ -211,7 +213,7 @@ def test_human_review_labels_override_the_rules_in_the_next_training_run(spark, 
     import pandas as pd
 
     _, tables = job_run
-    cleared = [int(r["transaction_id"]) for r in tables.read("fraud_scores").filter("prediction = 0")
+    cleared = [r["transaction_id"] for r in tables.read("fraud_scores").filter("prediction = 0")
                .orderBy("transaction_id").limit(30).collect()]
     first, later = dt.datetime(2026, 1, 5, 9), dt.datetime(2026, 1, 6, 9)
     reviews = pd.DataFrame({
@@ -220,7 +222,7 @@ def test_human_review_labels_override_the_rules_in_the_next_training_run(spark, 
         "reviewer": ["analyst_a"] * 30 + ["analyst_b"] * 5 + ["analyst_c"],
         "reviewed_at": [first] * 30 + [later] * 5 + [first],
     })
-    tables.write(spark.createDataFrame(reviews, "transaction_id bigint, label int, reviewer string, "
+    tables.write(spark.createDataFrame(reviews, "transaction_id string, label int, reviewer string, "
                                                 "reviewed_at timestamp"), "fraud_review_labels")
     features = _reports(run_job(load_bundle(REPO_ROOT), "fraud", overrides=SMALL, only_task="features",
                                 warehouse=str(tables.warehouse)))["features"]
