@@ -23,7 +23,8 @@ import pandas as pd
 
 # Columns that name the moment or the run, not the result.
 VOLATILE = {"trained_at", "compiled_at", "run_id", "model_uri", "elapsed_s", "fit_seconds", "predict_seconds",
-            "model_version", "training_run_id", "written_at", "job_run_id"}
+            "model_version", "training_run_id", "written_at", "job_run_id",
+            "features_version"}  # a table version id: unique per write
 # Tables whose numbers come from training that is not bitwise reproducible between two Spark sessions
 # (multi-process PyTorch on CPU threads): compared with a looser tolerance.
 TRAINED = {"image_predictions"}

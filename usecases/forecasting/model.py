@@ -289,6 +289,9 @@ def serialize(kind: str, model: Any) -> str:
     if kind == PROPHET:
         from prophet.serialize import model_to_json
 
+        # The fit's scratch folder is not part of the model: without it the same fit gives the same text, and the
+        # saved state names no folder of the machine that trained it.
+        model.fit_kwargs = {k: v for k, v in model.fit_kwargs.items() if k != "output_dir"}
         return model_to_json(model)
     return json.dumps(model)
 

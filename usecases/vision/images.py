@@ -126,8 +126,13 @@ def flag_unknown_labels(decoded: DataFrame, classes: Sequence[str]) -> DataFrame
 
 def assign_splits(df: DataFrame, val_fraction: float, test_fraction: float, seed: int) -> DataFrame:
     """Add ``split`` (train/val/test), stratified by ``label`` and seeded: each label's rows are ordered by a
-    seeded hash of ``path`` and the first ceil(test_fraction * n) go to test, the next ones to val."""
-    order = Window.partitionBy("label").orderBy(F.xxhash64(F.col("path"), F.lit(seed)), F.col("path"))
+    seeded hash of the file's name and the first ceil(test_fraction * n) go to test, the next ones to val.
+
+    The name, not the full path: the same images copied or mounted elsewhere (another volume, another machine)
+    get the same split, so runs on either side train and test on the same images.
+    """
+    name = F.element_at(F.split(F.col("path"), "/"), -1)
+    order = Window.partitionBy("label").orderBy(F.xxhash64(name, F.lit(seed)), name, F.col("path"))
     position = (F.row_number().over(order) - 1) / F.count(F.lit(1)).over(Window.partitionBy("label"))
     split = F.when(position < test_fraction, "test").when(position < test_fraction + val_fraction, "val")
     return df.withColumn("split", split.otherwise("train"))
