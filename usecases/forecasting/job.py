@@ -221,7 +221,7 @@ def publish_summary(aggregates: dict[str, float], cfg: ForecastingConfig, versio
     if "chosen_beats_naive_share" in aggregates and "chosen_mean_smape" in aggregates:
         lines.append(f"backtest: the chosen model beats seasonal-naive (MASE) on "
                      f"{aggregates['chosen_beats_naive_share']:.0%} of series; mean sMAPE "
-                     f"{aggregates['chosen_mean_smape']:.3f}")
+                     f"{aggregates['chosen_mean_smape']:.1f}%")
     verdict = "now champion" if aggregates.get("promoted") else "not promoted: the champion stays"
     lines.append(f"model {cfg.registered_model} v{version}: {verdict}")
     return lines

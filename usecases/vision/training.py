@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -207,6 +208,9 @@ def run_distributed(spark, spec: TrainSpec, num_processes: int, local_mode: bool
 
     distributor = TorchDistributor(num_processes=num_processes, local_mode=local_mode,
                                    use_gpu=spec.use_gpu and spark_has_gpus(spark))
+    if os.environ.get("USECASES_VERBOSE", "") in ("", "0"):
+        # Its constructor sets its logger back to INFO ("Started/Finished local training"), so quiet it here.
+        distributor.logger.setLevel(logging.WARNING)
     # torchrun announces "Setting OMP_NUM_THREADS ..." for every run where it is unset; each rank sets its own
     # torch thread count anyway (fit_on_rank), so give torchrun the same figure and keep the run's output clean.
     threads = str(max(1, (os.cpu_count() or 1) // max(1, num_processes)))
