@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from benchmarks._proc import children
+
 
 def _timed(fn) -> tuple[float, object]:  # a zero-argument callable
     started = time.perf_counter()
@@ -22,14 +24,6 @@ def _timed(fn) -> tuple[float, object]:  # a zero-argument callable
 
 
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
-            return [int(p) for p in fh.read().split()]
-    except OSError:
-        return []
 
 
 def tree_cpu_seconds(root: int | None = None) -> float:
@@ -44,7 +38,7 @@ def tree_cpu_seconds(root: int | None = None) -> float:
             total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
         except (OSError, IndexError, ValueError):
             pass
-        todo.extend(_children(pid))
+        todo.extend(children(pid))
     return total / TICKS
 
 

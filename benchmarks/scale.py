@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks._proc import children
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -65,20 +67,12 @@ BUDGET_S = {"fraud": 300, "forecasting": 240, "out_of_stock": 300, "geospatial":
 DRIVER_LIMIT_BYTES = 4 * 1024**3
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
-            return [int(p) for p in fh.read().split()]
-    except OSError:
-        return []
-
-
 def _tree(pid: int) -> list[int]:
     out, todo = [], [pid]
     while todo:
         current = todo.pop()
         out.append(current)
-        todo.extend(_children(current))
+        todo.extend(children(current))
     return out
 
 
