@@ -15,7 +15,7 @@ os.environ.setdefault("USECASES_HOME", _SESSION_HOME)
 os.environ.setdefault("USECASES_SPARK_MASTER", "local[2]")
 os.environ.setdefault("USECASES_DRIVER_MEMORY", "2g")
 # A test without its own store logs here, never to ./mlruns in the checkout.
-os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{_SESSION_HOME}/mlflow.db")
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_SESSION_HOME}/mlflow.db"  # never a developer's own store
 os.environ.setdefault("USECASES_PROGRESS", "off")  # tests read stderr; progress lines have their own test
 os.environ.pop("DATABRICKS_RUNTIME_VERSION", None)
 
@@ -48,6 +48,19 @@ def spark():
     session = get_spark("ml-use-cases-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_mlflow_experiment() -> Iterator[None]:
+    """Runs of tests without their own store go to the session store, in an experiment whose artifacts live in
+    the session's temporary home (a fresh store's "Default" would put them in ./mlruns of the checkout)."""
+    import mlflow
+
+    from shared.tracking import ensure_experiment
+
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    mlflow.set_experiment(experiment_id=ensure_experiment("/tests"))
+    yield
 
 
 @pytest.fixture
