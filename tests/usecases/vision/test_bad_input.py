@@ -13,6 +13,7 @@ from shared.registry import model_name, register_model
 from shared.runner import TaskFailed, run_job
 from shared.tables import LocalTableStore
 from shared.task import InputError
+from shared.tracking import ensure_experiment
 from tests.usecases.vision.bad_files import CASES, CLASSES, LABEL_CASES, TEST_MAX_PIXELS, encoded
 from usecases.vision.config import VisionConfig
 from usecases.vision.images import decode_file
@@ -72,7 +73,7 @@ def test_score_counts_every_file_and_refuses_the_same_files_for_the_same_reasons
     root = tmp_path / "new images"
     expected = write_catalogue(root)
     cfg = VisionConfig(classes=CLASSES, max_image_pixels=TEST_MAX_PIXELS, image_size=16, width=8)
-    mlflow.set_experiment("/Shared/ml-use-cases")
+    mlflow.set_experiment(experiment_id=ensure_experiment("/Shared/ml-use-cases"))  # artifacts in the temp home
     with mlflow.start_run():  # an untrained network is enough: this is about which files get a label
         info = log_classifier(build_network("compact_cnn", 1, len(CLASSES), 8), cfg, encoded("L"), tmp_path / "m")
     register_model(info.model_uri, model_name("main", "ml_use_cases", cfg.registered_model), "test_accuracy", 0.5)
