@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from shared.tables import LocalTableStore
+from tests.support.entry import one_line_failure
 from usecases.fraud import job
 from usecases.fraud.generate import generate_transactions
 
@@ -143,14 +144,8 @@ def test_bad_input(probe: Probe, base_rows: pd.DataFrame, spark, tmp_path: Path,
     tasks = ["features"] if isinstance(outcome, Quarantined) or outcome.task == "features" else ["features", "train"]
     for task in tasks:
         if isinstance(outcome, Fails) and task == outcome.task:
-            monkeypatch.setenv("USECASES_WAREHOUSE", str(warehouse))
-            monkeypatch.setattr("sys.argv", [f"fraud-{task}", *argv])
-            with pytest.raises(SystemExit) as exit_info:
-                _entry(task)()
-            lines = capsys.readouterr().err.strip().splitlines()
-            assert exit_info.value.code == 2
-            assert len(lines) == 1 and outcome.message in lines[0], lines
-            assert len(lines[0]) < 1000
+            line = one_line_failure(_entry(task), argv, warehouse, monkeypatch, capsys)
+            assert outcome.message in line, line
             return
         report = _entry(task).run(argv, warehouse=str(warehouse))
         assert report.rows_in == report.rows_out + report.rows_quarantined  # row accounting

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from shared.tables import LocalTableStore
+from tests.support.entry import one_line_failure
 from usecases.out_of_stock import job
 from usecases.out_of_stock.generate import DAILY_COLUMNS, simulate_series
 
@@ -139,14 +140,9 @@ def test_whole_file_probe(probe: Probe, base_rows: pd.DataFrame, spark, tmp_path
     warehouse = tmp_path / "warehouse"
     outcome = probe.outcome
     if isinstance(outcome, Fails):
-        monkeypatch.setenv("USECASES_WAREHOUSE", str(warehouse))
-        monkeypatch.setattr("sys.argv", ["out_of_stock-prepare", f"--store_item_daily_table={path}",
-                                         "--generate_data=false"])
-        with pytest.raises(SystemExit) as exit_info:
-            job.prepare()
-        lines = capsys.readouterr().err.strip().splitlines()
-        assert exit_info.value.code == 2
-        assert len(lines) == 1 and outcome.message in lines[0], lines
+        line = one_line_failure(job.prepare, [f"--store_item_daily_table={path}", "--generate_data=false"],
+                                warehouse, monkeypatch, capsys)
+        assert outcome.message in line, line
         return
     report = _prepare(path, warehouse)
     tables = LocalTableStore(spark, "main", "ml_use_cases", warehouse)
