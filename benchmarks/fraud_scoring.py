@@ -84,11 +84,10 @@ def run(argv: list[str]) -> dict[str, object]:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
 
-    from shared.spark import get_spark
+    from shared.spark import get_spark, jit_friendly_codegen
     from usecases.fraud.features import add_features, default_spec
     from usecases.fraud.generate import generate_transactions
     from usecases.fraud.labels import load_rules, resolve_labels
-    from usecases.fraud.scoring import jit_friendly_codegen
     from usecases.fraud.tree_to_sql import tree_to_sql
 
     spark = get_spark("bench-fraud-scoring")

@@ -16,11 +16,11 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
-from shared.casts import FLOAT_TYPES, cast_column, fixed_problem, no_problem, normalize_dtype, shown_value
+from shared.casts import FLOAT_TYPES, PROBLEM_TYPE, cast_column, fixed_problem, no_problem, normalize_dtype, shown_value
 from shared.identifiers import quote_identifier
 
 REASON = "quarantine_reason"
@@ -186,19 +186,34 @@ def _malformed_column(df: DataFrame) -> tuple[str, str] | None:
     return None
 
 
-def apply_contract(df: DataFrame, contract: Contract) -> ContractResult:
-    """Split ``df`` into rows that meet the contract and quarantined rows with a reason.
+@dataclass(frozen=True)
+class FlaggedRows:
+    """The input typed and checked against a contract, one row per input row with its list of failures.
 
-    Columns are cast to the contract's types by ``shared.casts`` (a value that does not convert exactly is a
-    failure, never a silent null or a truncation); input columns match contract columns exactly or, failing
-    that, ignoring case (the output uses the contract's spelling); optional columns that are absent are added
-    as nulls; extra columns are kept. Duplicate keys quarantine every copy, since nothing says which copy is
-    right (a key with a null part is not compared: that part already has its reason). The quarantine rows
-    hold every input column as text plus the reasons, in contract order.
-
-    Counting runs one aggregation (rows in, rows quarantined, rows per failure kind) over the flagged rows;
-    the returned frames are lazy and recompute from ``df`` when used. rows_in = valid + quarantined.
+    Not yet split: ``split_flagged`` turns it into the valid and quarantined rows and their counts. Kept apart
+    so a caller can materialise ``frame`` once (serverless has no cache) and split what it reads back.
     """
+
+    frame: DataFrame
+    output: tuple[str, ...]  # the valid rows' columns, in order
+    raw_columns: tuple[tuple[str, str], ...]  # contract column -> working column holding its input as read
+    failures: str  # working column: array of (kind, text) structs, empty when the row passed
+    reason: str  # the quarantine table's reason column
+
+
+@dataclass(frozen=True)
+class _Typed:
+    """The input with the contract's columns typed, plus the working columns the checks and the split need."""
+
+    frame: DataFrame
+    output: list[str]
+    raw_name: dict[str, str]
+    problem_name: dict[str, str]
+    prefix: str
+    malformed_reason: str | None
+
+
+def _typed(df: DataFrame, contract: Contract) -> _Typed:
     check_columns(df, contract)
     sources = _source_columns(df, contract)
     flag = _malformed_column(df)
@@ -234,38 +249,100 @@ def apply_contract(df: DataFrame, contract: Contract) -> ContractResult:
         extras.append(F.when(cast.missing, missing_problem).otherwise(cast.problem).alias(problem_name[name]))
     if malformed is not None:
         extras.append(F.col(quote_identifier(malformed)).alias(f"{prefix}malformed"))
-    staged = df.select(*typed, *extras)
+    return _Typed(df.select(*typed, *extras), output, raw_name, problem_name, prefix, flag[1] if flag else None)
 
+
+def duplicate_keys(df: DataFrame, contract: Contract) -> DataFrame | None:
+    """The typed keys of ``contract.unique_key`` that occur more than once in ``df``; None without a unique key.
+
+    Only complete keys are compared: a null or unconvertible key part already has its own reason. One
+    aggregation over the key columns alone, so the check shuffles keys, never whole rows.
+    """
+    if not contract.unique_key:
+        return None
+    key = [F.col(quote_identifier(k)) for k in contract.unique_key]
+    complete = F.least(*[k.isNotNull() for k in key]) if len(key) > 1 else key[0].isNotNull()
+    return (_typed(df, contract).frame.select(*key).filter(complete).groupBy(*key).count()
+            .filter(F.col("count") > 1).select(*key))
+
+
+def flag_rows(df: DataFrame, contract: Contract, duplicates: DataFrame | None = None) -> FlaggedRows:
+    """Type ``df`` as ``contract`` says and list every row's failures (see ``apply_contract`` for the rules).
+
+    ``duplicates`` is ``duplicate_keys(df, contract)``, computed already (e.g. staged by the caller, so the
+    join against it can be a broadcast); by default it is computed lazily here.
+    """
+    typed = _typed(df, contract)
+    staged, prefix = typed.frame, typed.prefix
     problems: list[Column] = []
-    if flag is not None:
-        kind = flag[1]
+    if typed.malformed_reason is not None:
+        kind = typed.malformed_reason
         line = F.col(f"{prefix}malformed")
         problems.append(F.when(line.isNotNull(), F.struct(
             F.lit(kind).alias("kind"), F.concat(F.lit(kind + ": "), shown_value(line)).alias("text"))))
-    problems += [F.col(problem_name[spec.name]) for spec in contract.columns]
+    problems += [F.col(typed.problem_name[spec.name]) for spec in contract.columns]
     for rule in contract.rules:
         problems.append(F.when(~F.coalesce(rule.check(), F.lit(True)), fixed_problem(rule.reason)))
     if contract.unique_key:
-        # Among rows whose key is complete: a null or unconvertible key part already has its own reason.
-        key = [F.col(quote_identifier(k)) for k in contract.unique_key]
-        incomplete = F.greatest(*[k.isNull() for k in key]) if len(key) > 1 else key[0].isNull()
-        copies = F.count(F.lit(1)).over(Window.partitionBy(*key))
-        problems.append(F.when(~incomplete & (copies > 1),
+        repeated = duplicates if duplicates is not None else duplicate_keys(df, contract)
+        assert repeated is not None
+        marker = f"{prefix}duplicate"
+        staged = staged.join(repeated.select(*[F.col(quote_identifier(k)) for k in contract.unique_key],
+                                             F.lit(True).alias(marker)),
+                             on=list(contract.unique_key), how="left")
+        problems.append(F.when(F.col(marker).isNotNull(),
                                fixed_problem(f"duplicate key ({', '.join(contract.unique_key)})")))
     failures = f"{prefix}failures"
-    flagged = staged.withColumn(failures, F.filter(F.array(*problems), lambda p: p.isNotNull()))
+    # A concat of one-or-none arrays rather than filtering an array with a lambda: compiled, no per-row closure.
+    none = F.array().cast(f"array<{PROBLEM_TYPE}>")
+    listed = F.concat(*[F.when(p.isNotNull(), F.array(p)).otherwise(none) for p in problems]) if problems else none
+    specs = [spec.name for spec in contract.columns]
+    bad = F.size(failures) > 0
+    # Only what the split needs: the typed output, and the input as read for rows that go to quarantine (null on
+    # passing rows, so a staged copy costs little more than the typed columns).
+    frame = (staged.withColumn(failures, listed)
+             .select(*[F.col(quote_identifier(c)) for c in typed.output],
+                     *[F.when(bad, F.col(typed.raw_name[c])).alias(typed.raw_name[c]) for c in specs],
+                     F.col(failures)))
+    return FlaggedRows(frame, tuple(typed.output), tuple((c, typed.raw_name[c]) for c in specs), failures,
+                       reason_column(typed.output))
 
-    ok = F.size(failures) == 0
-    valid = flagged.filter(ok).select(*[F.col(quote_identifier(c)) for c in output])
-    reason = reason_column(output)
-    quarantined = flagged.filter(~ok).select(
-        *[(F.col(raw_name[c]) if c in specs else F.col(quote_identifier(c))).cast(StringType()).alias(c)
-          for c in output],
-        F.array_join(F.transform(failures, lambda p: p["text"]), REASON_SEPARATOR).alias(reason),
+
+def split_flagged(flagged: FlaggedRows, frame: DataFrame | None = None) -> ContractResult:
+    """Split flagged rows into valid and quarantined rows and count them (one aggregation).
+
+    ``frame`` is ``flagged.frame`` as materialised by the caller (a staging table read back), else the lazy
+    frame itself is used, and every use recomputes it from the input.
+    """
+    rows = flagged.frame if frame is None else frame
+    raw = dict(flagged.raw_columns)
+    ok = F.size(flagged.failures) == 0
+    valid = rows.filter(ok).select(*[F.col(quote_identifier(c)) for c in flagged.output])
+    quarantined = rows.filter(~ok).select(
+        *[(F.col(raw[c]) if c in raw else F.col(quote_identifier(c))).cast(StringType()).alias(c)
+          for c in flagged.output],
+        F.array_join(F.col(flagged.failures)["text"], REASON_SEPARATOR).alias(flagged.reason),
     )
-    rows_in, rows_quarantined, reason_counts = _count(flagged, failures)
+    rows_in, rows_quarantined, reason_counts = _count(rows, flagged.failures)
     return ContractResult(valid, quarantined, rows_in, rows_in - rows_quarantined, rows_quarantined,
-                          reason_counts, reason)
+                          reason_counts, flagged.reason)
+
+
+def apply_contract(df: DataFrame, contract: Contract) -> ContractResult:
+    """Split ``df`` into rows that meet the contract and quarantined rows with a reason.
+
+    Columns are cast to the contract's types by ``shared.casts`` (a value that does not convert exactly is a
+    failure, never a silent null or a truncation); input columns match contract columns exactly or, failing
+    that, ignoring case (the output uses the contract's spelling); optional columns that are absent are added
+    as nulls; extra columns are kept. Duplicate keys quarantine every copy, since nothing says which copy is
+    right (a key with a null part is not compared: that part already has its reason). The quarantine rows
+    hold every input column as text plus the reasons, in contract order.
+
+    Counting runs one aggregation (rows in, rows quarantined, rows per failure kind) over the flagged rows;
+    the returned frames are lazy and recompute from ``df`` when used (``TaskContext.read_with_contract``
+    stages the flagged rows once instead). rows_in = valid + quarantined.
+    """
+    return split_flagged(flag_rows(df, contract))
 
 
 def _count(flagged: DataFrame, failures: str) -> tuple[int, int, tuple[tuple[str, int], ...]]:
@@ -275,7 +352,7 @@ def _count(flagged: DataFrame, failures: str) -> tuple[int, int, tuple[tuple[str
     collecting it is safe whatever the table's size.
     """
     marker = F.when(F.size(failures) == 0, F.lit(_ROW_OK)).otherwise(F.lit(_ROW_BAD))
-    kinds = F.transform(failures, lambda p: p["kind"])
+    kinds = F.col(failures)["kind"]  # the field of every struct in the array, compiled (no lambda)
     counts = {r[0]: r[1] for r in flagged.select(F.explode(F.concat(F.array(marker), kinds)).alias("k"))
               .groupBy("k").count().collect()}
     ok, bad = counts.pop(_ROW_OK, 0), counts.pop(_ROW_BAD, 0)

@@ -25,6 +25,15 @@ _CONNECT_SESSION: SparkSession | None = None  # this process's Spark Connect ses
 # Rows per Arrow batch sent to a pandas UDF (Spark's default 10,000); a job may raise it with ``session_conf``.
 ARROW_BATCH_ROWS_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 
+# HotSpot never JIT-compiles a method over 8000 bytes of bytecode (-XX:+DontCompileHugeMethods, the default).
+# Whole-stage codegen inlines a whole nested CASE into one method (it cannot split code that reads the stage's
+# local variables): a fraud tree of a few hundred nodes, or a contract's casts and checks over a dozen columns,
+# give well over 8 KB, under Spark's 64 KB guard but over the JIT limit,
+# so every row runs in the bytecode interpreter. Lowering Spark's limit to the JIT's makes Spark drop whole-stage
+# codegen for that stage only; the plain projection codegen then splits the CASE into small, JIT-able methods.
+HOTSPOT_HUGE_METHOD_BYTES = 8000
+HUGE_METHOD_LIMIT = "spark.sql.codegen.hugeMethodLimit"
+
 # Settings for a small local machine: no UI, few shuffle partitions (the default 200 makes tiny jobs
 # slow), UTC so dates never shift, Arrow for pandas UDFs, and quiet logs.
 LOCAL_SETTINGS: dict[str, str] = {
@@ -156,3 +165,26 @@ def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[N
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, before)
+
+
+@contextmanager
+def jit_friendly_codegen(spark: SparkSession) -> Iterator[bool]:
+    """Run actions inside with ``hugeMethodLimit`` at the JIT's limit; yields whether the setting took.
+
+    For stages whose generated code is big (a compiled tree, a contract's checks). Restores the previous value
+    afterwards. Where the setting may not be changed (serverless, where Photon evaluates such expressions
+    natively anyway) it leaves the session alone.
+    """
+    previous = spark.conf.get(HUGE_METHOD_LIMIT, None)
+    try:
+        spark.conf.set(HUGE_METHOD_LIMIT, str(HOTSPOT_HUGE_METHOD_BYTES))
+    except Exception:  # a restricted conf is not an error, only a missed speed-up
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        if previous is None:
+            spark.conf.unset(HUGE_METHOD_LIMIT)
+        else:
+            spark.conf.set(HUGE_METHOD_LIMIT, previous)

@@ -22,8 +22,17 @@ from typing import Any, Generic, TypeVar
 from pyspark.sql import DataFrame, SparkSession
 
 from shared.config import ConfigError, JobConfig, build_parser, parse_config
-from shared.contracts import Contract, ContractError, apply_contract, check_quarantine_budget
+from shared.contracts import (
+    Contract,
+    ContractError,
+    check_columns,
+    check_quarantine_budget,
+    duplicate_keys,
+    flag_rows,
+    split_flagged,
+)
 from shared.identifiers import IdentifierError
+from shared.spark import jit_friendly_codegen
 from shared.tables import TableNotFoundError, TableStore, is_file_reference, table_store
 
 C = TypeVar("C", bound=JobConfig)
@@ -135,6 +144,7 @@ class TaskContext(Generic[C]):
     run_context: dict[str, str] = field(default_factory=dict)
     quarantines_written: set[str] = field(default_factory=set)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    staging_tables: list[str] = field(default_factory=list)
 
     def note_reasons(self, reasons: Mapping[str, int]) -> None:
         """Add quarantine reasons (reason -> rows) to what this task reports."""
@@ -162,9 +172,19 @@ class TaskContext(Generic[C]):
             raise TableNotFoundError(f"input table {contract.table!r}: {exc}") from exc
         label = name if is_file_reference(name) else self.tables.display_name(name)
         try:
-            result = apply_contract(df, contract)
+            check_columns(df, contract)
         except ContractError as exc:
             raise ContractError(f"{exc} (read from {label})") from exc
+        # Serverless has no cache, so the checked rows are computed once, into task-private tables: first the
+        # repeated keys (a shuffle of the key columns alone; small, so the check joins them by broadcast), then
+        # the typed rows with their failures. The count, the quarantine write and every use of the valid rows
+        # read that table instead of recomputing the casts from the input.
+        with jit_friendly_codegen(self.spark):  # the checks of a wide table compile to one huge method otherwise
+            repeated = duplicate_keys(df, contract)
+            if repeated is not None:
+                repeated = self.stage(repeated, f"keys_{contract.table}")
+            flagged = flag_rows(df, contract, repeated)
+            result = split_flagged(flagged, self.stage(flagged.frame, f"contract_{contract.table}"))
         quarantine = quarantine_table(contract.table)
         self.tables.write(result.quarantined, quarantine)
         self.quarantines_written.add(quarantine)
@@ -195,6 +215,9 @@ class TaskContext(Generic[C]):
         self.quarantined += added
         return added
 
+    def _staging_name(self, label: str) -> str:
+        return f"{STAGING_PREFIX}{self.usecase}_{self.task}_{label}_{uuid.uuid4().hex[:10]}"
+
     @contextmanager
     def staged(self, df: DataFrame, label: str) -> Iterator[DataFrame]:
         """Compute ``df`` once into a task-private table and yield it read back; the table is dropped after.
@@ -202,12 +225,29 @@ class TaskContext(Generic[C]):
         Serverless compute has no cache or persist, so where one expensive frame (a simulation, decoded images,
         model scores) feeds several writes or counts, this computes it once instead of once per action.
         """
-        name = f"{STAGING_PREFIX}{self.usecase}_{self.task}_{label}_{uuid.uuid4().hex[:10]}"
+        name = self._staging_name(label)
         self.tables.write(df, name)
         try:
             yield self.tables.read(name)
         finally:
             self.tables.drop(name)
+
+    def stage(self, df: DataFrame, label: str) -> DataFrame:
+        """Like ``staged``, for a frame used until the task ends: ``close`` (called when the task ends, however
+        it ends) drops the table."""
+        name = self._staging_name(label)
+        self.staging_tables.append(name)
+        self.tables.write(df, name)
+        return self.tables.read(name)
+
+    def close(self) -> None:
+        """Drop the task's staging tables; one that cannot be dropped is logged, never masks the task's outcome."""
+        while self.staging_tables:
+            name = self.staging_tables.pop()
+            try:
+                self.tables.drop(name)
+            except Exception as exc:  # cleanup must not replace the task's own error
+                log.warning("could not drop staging table %s: %s", self.tables.display_name(name), exc)
 
     def should_generate(self, names: str | Sequence[str], config: JobConfig) -> bool:
         """Whether a generate task may write its synthetic tables ``names`` (all of them, or none).
@@ -270,7 +310,10 @@ class TaskEntryPoint(Generic[C]):
         from shared.progress import spark_progress
 
         with spark_progress(spark, self.prog):
-            report = self.fn(ctx, config)
+            try:
+                report = self.fn(ctx, config)
+            finally:
+                ctx.close()
         report.task = self.prog
         report.elapsed_s = round(time.perf_counter() - started, 3)
         report.tables_written = list(store.written)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from chispa import assert_df_equality
 
 from shared.config import ConfigError
-from shared.contracts import QuarantineBudgetError
-from shared.task import RowAccountingError, TaskContext, TaskReport
+from shared.contracts import QuarantineBudgetError, duplicate_keys, flag_rows, split_flagged
+from shared.task import STAGING_PREFIX, RowAccountingError, TaskContext, TaskReport
 from tests.fixtures.toy_bundle.toy_tasks import RAW_CONTRACT, ToyConfig, clean, extract
 
 
@@ -102,3 +103,48 @@ def test_console_entry_point_reports_a_broken_budget_in_one_line(warehouse: Path
     err = [line for line in capsys.readouterr().err.splitlines() if "error" in line or "Traceback" in line]
     assert len(err) == 1 and err[0].startswith(
         "toy.clean: error: input toy_raw: no valid rows left, all 20 rows quarantined: 'amount must be >= 0' x 20")
+
+
+def test_contract_reads_stage_once_and_leave_no_staging_table(warehouse: Path, mlflow_store: str, monkeypatch,
+                                                              capsys) -> None:
+    """The checked rows are staged in task-private tables (serverless has no cache); they go when the task ends,
+    whether it succeeds or fails."""
+    monkeypatch.setenv("USECASES_WAREHOUSE", str(warehouse))
+
+    def staging_left() -> list[str]:
+        return sorted(p.name for p in warehouse.rglob(f"{STAGING_PREFIX}*") if p.is_dir())
+
+    assert extract(["--rows=20"]) == 0
+    assert clean([]) == 0
+    assert "quarantined 2" in capsys.readouterr().out
+    assert staging_left() == []
+    assert extract(["--rows=20", "--bad_every=1"]) == 0
+    with pytest.raises(SystemExit):
+        clean([])
+    assert staging_left() == []
+
+
+def test_duplicates_found_through_staged_keys_go_to_quarantine(spark, tables) -> None:
+    raw = spark.createDataFrame([(1, 1.0), (2, 2.0), (2, 3.0), (3, 4.0)], "id bigint, amount double")
+    tables.write(raw, "toy_raw")
+    ctx: TaskContext[ToyConfig] = TaskContext(spark, tables, "toy", "clean", max_quarantine_fraction=1.0)
+    valid, rows_in = ctx.read_with_contract("toy_raw", RAW_CONTRACT)
+    assert sorted(r.id for r in valid.collect()) == [1, 3] and rows_in == 4
+    reasons = [r.quarantine_reason for r in tables.read("toy_raw_quarantine").collect()]
+    assert reasons == ["duplicate key (id)"] * 2
+    assert len(ctx.staging_tables) == 2 and all(tables.exists(name) for name in ctx.staging_tables)
+    staged = list(ctx.staging_tables)
+    ctx.close()
+    assert ctx.staging_tables == [] and not any(tables.exists(name) for name in staged)
+
+
+def test_staged_duplicate_keys_give_the_same_split_as_the_lazy_check(spark) -> None:
+    rows = [(1, "1.0"), (2, "2"), (2, "3"), (None, "4"), (None, "5"), (3, "-1")]
+    df = spark.createDataFrame(rows, "id bigint, amount string")
+    lazy = split_flagged(flag_rows(df, RAW_CONTRACT))
+    repeated = duplicate_keys(df, RAW_CONTRACT)
+    assert repeated is not None and [r.id for r in repeated.collect()] == [2]
+    eager = split_flagged(flag_rows(df, RAW_CONTRACT, spark.createDataFrame(repeated.toPandas())))
+    assert_df_equality(lazy.valid, eager.valid, ignore_row_order=True)
+    assert_df_equality(lazy.quarantined, eager.quarantined, ignore_row_order=True)
+    assert (eager.rows_in, eager.rows_quarantined) == (6, 5)

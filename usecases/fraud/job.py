@@ -13,13 +13,14 @@ from pyspark.sql import functions as F
 
 from shared import tracking
 from shared.registry import CHAMPION, champion_version, model_name, register_model
+from shared.spark import jit_friendly_codegen
 from shared.tables import TableNotFoundError
 from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport
 from usecases.fraud import contracts, labels, model, sampling, serving
 from usecases.fraud.config import FraudConfig
 from usecases.fraud.features import CATEGORICAL_FEATURE, NUMERIC_FEATURES, FeatureSpec, add_features, default_spec
 from usecases.fraud.generate import generate_transactions
-from usecases.fraud.scoring import jit_friendly_codegen, review_queue, score_with_sql
+from usecases.fraud.scoring import review_queue, score_with_sql
 from usecases.fraud.tree_model import TreeArrays
 from usecases.fraud.tree_to_sql import export_tree, rules_to_sql_file, tree_to_rules, tree_to_sql
 
