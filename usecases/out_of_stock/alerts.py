@@ -78,10 +78,11 @@ def alert_episodes(alert_days: DataFrame, last_dates: DataFrame | None = None) -
     return with_open.select(*[c for c in EPISODE_COLUMNS if c in with_open.columns])
 
 
-def build_alerts(signals: DataFrame) -> DataFrame:
-    """Signals -> ``oos_alerts``: one row per alert episode (EPISODE_COLUMNS)."""
+def build_alerts(signals: DataFrame, alert_days: DataFrame) -> DataFrame:
+    """``oos_alerts``: one row per alert episode (EPISODE_COLUMNS), from ``build_alert_days(signals)`` (passed
+    in, typically as written, so the window over every signal row runs once) and the signals' last dates."""
     last_dates = signals.groupBy(*KEY).agg(F.max("date").alias("last_date"))
-    return alert_episodes(build_alert_days(signals), last_dates)
+    return alert_episodes(alert_days, last_dates)
 
 
 def build_osa_daily(signals: DataFrame) -> DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shared import tracking
@@ -101,10 +102,24 @@ def run_detect(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
 
 def run_evaluate(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     """Precision/recall per alert type against oos_ground_truth (when present) and plots, logged to MLflow."""
+    signals = ctx.tables.read(cfg.signals_table)
+    # Alert days come from a window over every signal row and feed about ten actions below: staged once, as
+    # serverless has no cache.
+    with ctx.staged(build_alert_days(signals), "alert_days") as alert_days:
+        metrics = _evaluate(ctx, cfg, signals, alert_days)
+    summary = [f"on-shelf availability {metrics['osa_mean']:.1%} on open days (mean of store-weeks)"]
+    found = [f"{t} precision {metrics[f'precision_{t}']:.2f} recall {metrics[f'recall_{t}']:.2f}"
+             for t in sorted({k.split("_", 1)[1] for k in metrics if k.startswith("precision_")})
+             if f"recall_{t}" in metrics]
+    if found:
+        summary.append("against the ground truth, per episode: " + "; ".join(found))
+    return TaskReport(signals.count(), int(metrics["alert_days"]), balanced=False, metrics=metrics, summary=summary)
+
+
+def _evaluate(ctx: TaskContext[Cfg], cfg: Cfg, signals: DataFrame, alert_days: DataFrame) -> dict[str, float]:
+    """The evaluate task's metrics, evaluation table and plots, logged to MLflow."""
     from usecases.out_of_stock.plots import actual_vs_expected_figure, osa_heatmap_figure
 
-    signals = ctx.tables.read(cfg.signals_table)
-    alert_days = build_alert_days(signals)
     metrics: dict[str, float] = {"alert_days": float(alert_days.count())}
     with ctx.mlflow_run(cfg):
         if ctx.tables.exists(cfg.ground_truth_table):
@@ -133,21 +148,16 @@ def run_evaluate(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
         tracking.log_figure(osa_heatmap_figure(weekly), "plots/osa_heatmap.png")
         metrics["osa_mean"] = float(weekly["osa_pct"].mean()) if len(weekly) else 0.0
         tracking.log_metrics(metrics)
-    summary = [f"on-shelf availability {metrics['osa_mean']:.1%} on open days (mean of store-weeks)"]
-    found = [f"{t} precision {metrics[f'precision_{t}']:.2f} recall {metrics[f'recall_{t}']:.2f}"
-             for t in sorted({k.split("_", 1)[1] for k in metrics if k.startswith("precision_")})
-             if f"recall_{t}" in metrics]
-    if found:
-        summary.append("against the ground truth, per episode: " + "; ".join(found))
-    return TaskReport(signals.count(), int(metrics["alert_days"]), balanced=False, metrics=metrics, summary=summary)
+    return metrics
 
 
 def run_publish(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     """Write oos_alerts (one row per alert episode), oos_alert_days (one row per alert type and day) and
     osa_daily (one row per store-item-day)."""
     signals = ctx.tables.read(cfg.signals_table)
-    ctx.tables.write(build_alerts(signals), cfg.alerts_table)
     ctx.tables.write(build_alert_days(signals), cfg.alert_days_table)
+    # Episodes from the alert days just written: the window over every signal row runs once, not twice.
+    ctx.tables.write(build_alerts(signals, ctx.tables.read(cfg.alert_days_table)), cfg.alerts_table)
     ctx.tables.write(build_osa_daily(signals), cfg.osa_daily_table)
     alerts = ctx.tables.read(cfg.alerts_table)
     by_type = {r["alert_type"]: float(r["count"]) for r in alerts.groupBy("alert_type").count().collect()}
