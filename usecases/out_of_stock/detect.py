@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from usecases.out_of_stock.config import OutOfStockConfig
 from usecases.out_of_stock.intermittent import gap_history, gap_log_survival, lead_time_demand
@@ -54,67 +54,81 @@ def zero_run_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) 
     is the larger of the daily model's and the gap model's: a run is abnormal only when it is improbable
     both day by day and against the item's own history of gaps.
     """
-    neutral = out["is_filled"].astype(bool) | out["store_closed"].astype(bool)
-    sale = (out["units_sold"] > 0) & ~neutral
-    zero = (out["units_sold"] == 0) & ~neutral
-    run_id = sale.cumsum()
-    # The lower of the fast and slow levels: a run right after a few good days is not judged by them alone.
-    cautious = np.minimum(out["expected_units"], out["demand_rate_long"] * out["expected_units"]
-                          / out["demand_rate"].where(out["demand_rate"] > 0))
-    rate = cautious.fillna(out["expected_units"]).where(zero).groupby(run_id).transform("first")
-    var = out["demand_var"].where(zero).groupby(run_id).transform("first")
-    r = np.where(var > rate * 1.05, rate**2 / (var - rate).clip(lower=1e-9), np.inf)
-    log_p0 = np.where(np.isfinite(r), -r * np.log1p(rate / np.where(np.isfinite(r), r, 1.0)), -rate)
-    log_p0 = pd.Series(np.where(zero, log_p0, 0.0), index=out.index).fillna(0.0)
-    days = zero.astype(int).groupby(run_id).cumsum()
-    evidence = ~neutral & (out["start_stock"].fillna(0) > 0)
-    hist = gap_history(sale.to_numpy(), evidence.to_numpy(), cfg.gap_half_life_days)
-    log_gap = gap_log_survival(days.to_numpy().astype(float), hist)
-    log_daily = log_p0.groupby(run_id).cumsum()
+    units = _floats(out, "units_sold")
+    neutral = _bools(out, "is_filled") | _bools(out, "store_closed")
+    sale = (units > 0) & ~neutral
+    zero = (units == 0) & ~neutral
+    runs = _segments(np.cumsum(sale))  # a run starts on a sale day and holds the zero days after it
+    expected, level, level_long = _floats(out, "expected_units"), _floats(out, "demand_rate"), \
+        _floats(out, "demand_rate_long")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # The lower of the fast and slow levels: a run right after a few good days is not judged by them alone.
+        cautious = np.minimum(expected, level_long * expected / np.where(level > 0, level, np.nan))
+        cautious = np.where(np.isnan(cautious), expected, cautious)
+        rate = runs.first(np.where(zero, cautious, np.nan))
+        var = runs.first(np.where(zero, _floats(out, "demand_var"), np.nan))
+        r = np.where(var > rate * 1.05, rate**2 / np.clip(var - rate, 1e-9, None), np.inf)
+        log_p0 = np.where(np.isfinite(r), -r * np.log1p(rate / np.where(np.isfinite(r), r, 1.0)), -rate)
+    log_p0 = np.nan_to_num(np.where(zero, log_p0, 0.0), nan=0.0)
+    days = runs.cumsum(zero.astype(np.int64))
+    start_stock = np.nan_to_num(_floats(out, "start_stock"), nan=0.0)
+    hist = gap_history(sale, ~neutral & (start_stock > 0), cfg.gap_half_life_days)
+    log_gap = gap_log_survival(days.astype(float), hist)
+    log_daily = runs.cumsum(log_p0)
     enough = hist["count"] >= cfg.gap_min_intervals
     # Syntetos-Boylan: an item whose mean demand interval is 1.32 days or more is intermittent, and its
     # gaps are judged by the gap model too; a smooth item's by the daily model alone.
     intermittent = hist["rate"] < 1.0 / ADI_INTERMITTENT
     log_p = np.where(enough, np.where(intermittent, np.maximum(log_daily, log_gap), log_daily), 0.0)
-    in_run = zero.groupby(run_id).cummax() & (days > 0) & ~sale
-    out["zero_run_days"] = days.where(in_run, 0).astype(int)
-    out["zero_run_prob"] = pd.Series(np.exp(log_p), index=out.index).where(in_run & ready, 1.0)
-    out["zero_run_prob_daily"] = np.exp(log_daily).where(in_run, 1.0)
-    out["zero_run_prob_gap"] = pd.Series(np.exp(log_gap), index=out.index).where(in_run & enough & intermittent, 1.0)
-    out["run_rate"] = rate.groupby(run_id).transform("first").where(in_run)
-    for name in ("count", "median", "longest"):
-        out[f"gap_{name}"] = hist[name]
-    stocked = (out["on_hand_prev"].fillna(out["start_stock"]) > 0) | neutral | sale
-    out["run_in_stock"] = stocked.astype(int).groupby(run_id).cummin().astype(bool) & in_run
-    return out
+    in_run = (days > 0) & ~sale  # a zero day so far in this run, and not its opening sale day
+    on_hand_prev = _floats(out, "on_hand_prev")
+    with np.errstate(invalid="ignore"):
+        stocked = (np.where(np.isnan(on_hand_prev), _floats(out, "start_stock"), on_hand_prev) > 0) | neutral | sale
+    return _with(out, {
+        "zero_run_days": np.where(in_run, days, 0).astype(int),
+        "zero_run_prob": np.where(in_run & np.asarray(ready, dtype=bool), np.exp(log_p), 1.0),
+        "zero_run_prob_daily": np.where(in_run, np.exp(log_daily), 1.0),
+        "zero_run_prob_gap": np.where(in_run & enough & intermittent, np.exp(log_gap), 1.0),
+        "run_rate": np.where(in_run, rate, np.nan),
+        **{f"gap_{name}": hist[name] for name in ("count", "median", "longest")},
+        "run_in_stock": (runs.cumsum((~stocked).astype(np.int64)) == 0) & in_run,
+    })
 
 
 def osa_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) -> pd.DataFrame:
     """Add ``osa_pct`` (window actual / expected, capped at 1; 0 with no stock) and ``osa_gap`` with its probability."""
     w = cfg.osa_window_days
-    in_stock = (out["start_stock"] > 0) & ~out["is_filled"] & ~out["store_closed"]
-    actual = out["units_sold"].astype(float).rolling(w, min_periods=w).sum()
-    # Judge the window against the slow level: the fast one already follows a sustained gap down.
-    slow = (out["demand_rate_long"] * out["expected_units"] / out["demand_rate"].where(out["demand_rate"] > 0))
-    expected = slow.fillna(out["expected_units"]).rolling(w, min_periods=w).sum()
-    all_stocked = in_stock.astype(int).rolling(w, min_periods=w).min() == 1
-    mean = expected.fillna(0).clip(lower=1e-9)
-    var = out["demand_var"].rolling(w, min_periods=w).sum().fillna(0)
-    # Negative binomial where the window's variance exceeds its mean (over-dispersed items), else Poisson.
-    size = np.where(var > mean * 1.05, mean**2 / (var - mean).clip(lower=1e-9), np.inf)
-    nb = stats.nbinom.cdf(actual.fillna(0), np.where(np.isfinite(size), size, 1.0),
-                          np.where(np.isfinite(size), size / (size + mean), 0.5))
-    prob = pd.Series(np.where(np.isfinite(size), nb, stats.poisson.cdf(actual.fillna(0), mean)), index=out.index)
-    out["osa_window_prob"] = prob.where(ready & all_stocked, 1.0)
-    ratio = (actual / expected.where(expected > 0)).clip(upper=1.0)
-    out["osa_pct"] = np.where(in_stock, ratio.fillna(1.0), 0.0)
-    gap = (ready & all_stocked & (actual < (1 - cfg.osa_gap_threshold) * expected)
-           & (out["osa_window_prob"] < cfg.osa_max_probability))
+    in_stock = (np.nan_to_num(_floats(out, "start_stock"), nan=0.0) > 0) & ~_bools(out, "is_filled") \
+        & ~_bools(out, "store_closed")
+    actual = _rolling_sum(_floats(out, "units_sold"), w)
+    expected_units, level = _floats(out, "expected_units"), _floats(out, "demand_rate")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # Judge the window against the slow level: the fast one already follows a sustained gap down.
+        slow = _floats(out, "demand_rate_long") * expected_units / np.where(level > 0, level, np.nan)
+        expected = _rolling_sum(np.where(np.isnan(slow), expected_units, slow), w)
+        all_stocked = _rolling_sum(in_stock.astype(float), w) == w
+        mean = np.clip(np.nan_to_num(expected, nan=0.0), 1e-9, None)
+        var = np.nan_to_num(_rolling_sum(_floats(out, "demand_var"), w), nan=0.0)
+        # Negative binomial where the window's variance exceeds its mean (over-dispersed items), else Poisson
+        # (the cdfs scipy.stats' nbinom and poisson evaluate, without their per-call overhead).
+        size = np.where(var > mean * 1.05, mean**2 / np.clip(var - mean, 1e-9, None), np.inf)
+        k = np.floor(np.nan_to_num(actual, nan=0.0))
+        nb = special.betainc(np.where(np.isfinite(size), size, 1.0), k + 1,
+                             np.where(np.isfinite(size), size / (size + mean), 0.5))
+        prob = np.where(np.isfinite(size), nb, special.pdtr(k, mean))
+        window_prob = np.where(np.asarray(ready, dtype=bool) & all_stocked, prob, 1.0)
+        ratio = np.clip(actual / np.where(expected > 0, expected, np.nan), None, 1.0)
+        gap = (np.asarray(ready, dtype=bool) & all_stocked & (actual < (1 - cfg.osa_gap_threshold) * expected)
+               & (window_prob < cfg.osa_max_probability))
     # Sustained: the window has been short on ``osa_min_days`` consecutive days, so one slow day sliding
     # through the window is not an alert (past days only: a run length ending today).
-    out["osa_gap_days"] = gap.astype(int).groupby((~gap).cumsum()).cumsum()
-    out["osa_gap"] = out["osa_gap_days"] >= cfg.osa_min_days
-    return out
+    gap_days = _segments(np.cumsum(~gap)).cumsum(gap.astype(np.int64))
+    return _with(out, {
+        "osa_window_prob": window_prob,
+        "osa_pct": np.where(in_stock, np.where(np.isnan(ratio), 1.0, ratio), 0.0),
+        "osa_gap_days": gap_days,
+        "osa_gap": gap_days >= cfg.osa_min_days,
+    })
 
 
 def safety_stock_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) -> pd.DataFrame:
@@ -126,24 +140,28 @@ def safety_stock_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Seri
     projected breach of the safety stock: position - expected lead-time demand < safety stock, i.e. the
     probability of a stock-out before an order placed today arrives exceeds 1 - ``service_level``.
     """
-    lead = out["lead_time_days"].astype(float)
-    out["position"] = (out["on_hand_units"] + out["on_order_units"].fillna(0)
-                       + out["in_transit_units"].fillna(0)).astype(int)
-    neutral = out["is_filled"].astype(bool) | out["store_closed"].astype(bool)
-    evidence = ~neutral & (out["start_stock"].fillna(0) > 0)
-    ltd = lead_time_demand(out["units_sold"].to_numpy(), evidence.to_numpy(), out["position"].to_numpy(float),
-                           lead.to_numpy(), cfg.ss_window_days, cfg.service_level)
-    out["lead_time_demand"] = ltd["expected"]
-    out["reorder_point"] = ltd["quantile"]
-    out["safety_stock"] = ltd["quantile"] - ltd["expected"]
-    out["stockout_prob"] = ltd["p_stockout"]
-    out["expected_shortfall"] = ltd["shortfall"]
-    out["projected_position"] = out["position"] - out["lead_time_demand"]
-    daily = out["lead_time_demand"] / lead
-    out["projected_stockout_days"] = out["position"] / daily.where(daily > 0)
-    breach = out["stockout_prob"] > 1.0 - cfg.service_level
-    out["ss_alert"] = (ready & lead.notna() & breach.fillna(False)).astype(bool)
-    return out
+    lead = _floats(out, "lead_time_days")
+    position = (_floats(out, "on_hand_units") + np.nan_to_num(_floats(out, "on_order_units"), nan=0.0)
+                + np.nan_to_num(_floats(out, "in_transit_units"), nan=0.0)).astype(int)
+    neutral = _bools(out, "is_filled") | _bools(out, "store_closed")
+    evidence = ~neutral & (np.nan_to_num(_floats(out, "start_stock"), nan=0.0) > 0)
+    ltd = lead_time_demand(out["units_sold"].to_numpy(), evidence, position.astype(float), lead,
+                           cfg.ss_window_days, cfg.service_level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        daily = ltd["expected"] / lead
+        stockout_days = position / np.where(daily > 0, daily, np.nan)
+        breach = ltd["p_stockout"] > 1.0 - cfg.service_level
+    return _with(out, {
+        "position": position,
+        "lead_time_demand": ltd["expected"],
+        "reorder_point": ltd["quantile"],
+        "safety_stock": ltd["quantile"] - ltd["expected"],
+        "stockout_prob": ltd["p_stockout"],
+        "expected_shortfall": ltd["shortfall"],
+        "projected_position": position - ltd["expected"],
+        "projected_stockout_days": stockout_days,
+        "ss_alert": np.asarray(ready, dtype=bool) & ~np.isnan(lead) & breach,
+    })
 
 
 def detect_one_series(pdf: pd.DataFrame, cfg: OutOfStockConfig) -> pd.DataFrame:
@@ -152,37 +170,102 @@ def detect_one_series(pdf: pd.DataFrame, cfg: OutOfStockConfig) -> pd.DataFrame:
     out = pdf.sort_values("date").reset_index(drop=True)
     closed = out["store_closed"] if "store_closed" in out else pd.Series(False, index=out.index)
     out["store_closed"] = closed.fillna(False).astype(bool)
-    ready = ((out["history_days"] >= cfg.min_history_days) & out["demand_rate"].notna() & ~out["is_filled"]
-             & ~out["store_closed"])
+    history, rate = _floats(out, "history_days"), _floats(out, "demand_rate")
+    books = (history >= cfg.min_history_days) & ~np.isnan(rate) & ~_bools(out, "is_filled")
+    ready = books & ~out["store_closed"].to_numpy()
     out = zero_run_signal(out, cfg, ready)
     out = osa_signal(out, cfg, ready)
     out = safety_stock_signal(out, cfg, ready)
-    abnormal = (out["zero_run_prob"] < cfg.zero_run_max_probability) & (out["zero_run_days"] >= cfg.min_zero_run_days)
-    gap_limit = np.maximum(cfg.balance_gap_factor * out["demand_rate"], cfg.balance_gap_min_units)
+    run_days, run_prob = out["zero_run_days"].to_numpy(), out["zero_run_prob"].to_numpy()
+    abnormal = (run_prob < cfg.zero_run_max_probability) & (run_days >= cfg.min_zero_run_days)
+    gap_limit = np.maximum(cfg.balance_gap_factor * rate, cfg.balance_gap_min_units)
     # Bookkeeping, not demand: a correction counts on a closed day too (stock-takes happen then).
-    books = (out["history_days"] >= cfg.min_history_days) & out["demand_rate"].notna() & ~out["is_filled"]
-    correction = books & (out["balance_gap"].abs() > gap_limit)
-    phantom = (abnormal & out["run_in_stock"]) | correction
+    balance_gap = np.abs(_floats(out, "balance_gap"))
+    with np.errstate(invalid="ignore"):
+        correction = books & (balance_gap > gap_limit)
+    in_stock_run = abnormal & out["run_in_stock"].to_numpy()
+    phantom = in_stock_run | correction
     stockout = abnormal & ~phantom
     # Sales stopped outright (a zero run of 2+ days) is the zero-run signals' case: a stock-out or phantom
     # inventory in the making, which OSA would otherwise report first under the wrong name.
-    osa_gap = out["osa_gap"] & ~phantom & ~stockout & (out["zero_run_days"] <= OSA_MAX_ZERO_RUN_DAYS)
-    out["avail_alert"] = np.select([phantom, stockout, osa_gap], ["phantom_inventory", "zero_sales", "osa_gap"], None)
-    out["avail_score"] = np.select(
-        [abnormal, correction, osa_gap],
-        [1 - out["zero_run_prob"], (out["balance_gap"].abs() / gap_limit / 2).clip(upper=1.0),
-         1 - out["osa_window_prob"]],
-        np.nan,
-    )
-    kind = np.select([abnormal & out["run_in_stock"], correction, stockout, osa_gap],
-                     ["phantom_run", "correction", "stockout", "osa"], "")
+    osa_gap = out["osa_gap"].to_numpy() & ~phantom & ~stockout & (run_days <= OSA_MAX_ZERO_RUN_DAYS)
+    window_prob = out["osa_window_prob"].to_numpy()
+    alert = np.select([phantom, stockout, osa_gap], ["phantom_inventory", "zero_sales", "osa_gap"], None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avail_score = np.select([abnormal, correction, osa_gap],
+                                [1 - run_prob, np.clip(balance_gap / gap_limit / 2, None, 1.0), 1 - window_prob],
+                                np.nan)
+    kind = np.select([in_stock_run, correction, stockout, osa_gap], ["phantom_run", "correction", "stockout", "osa"],
+                     "")
+    on_hand = out["on_hand_units"].to_numpy()
+    expected, sold = _floats(out, "expected_units"), _floats(out, "units_sold")
+    ss_alert = out["ss_alert"].to_numpy()
+    out = _with(out, {
+        "avail_alert": alert,
+        "avail_score": avail_score,
+        "est_true_on_hand": np.where(phantom, 0, on_hand).astype(int),
+        "est_lost_units": np.where(alert != None, np.clip(expected - sold, 0, None), 0.0),  # noqa: E711
+        "ss_score": np.where(ss_alert, np.clip(out["stockout_prob"].to_numpy(), 0, 1), np.nan),
+    })
     out["avail_reason"] = _reasons(out, kind, lambda r, k: _avail_reason(r, k, cfg))
-    alerted = out["avail_alert"].notna()
-    out["est_true_on_hand"] = np.where(phantom, 0, out["on_hand_units"]).astype(int)
-    out["est_lost_units"] = np.where(alerted, (out["expected_units"] - out["units_sold"]).clip(lower=0), 0.0)
-    out["ss_score"] = np.where(out["ss_alert"], out["stockout_prob"].clip(0, 1), np.nan)
-    out["ss_reason"] = _reasons(out, np.where(out["ss_alert"], "ss", ""), lambda r, k: _ss_reason(r, cfg))
+    out["ss_reason"] = _reasons(out, np.where(ss_alert, "ss", ""), lambda r, k: _ss_reason(r, cfg))
     return out[[c.split()[0] for c in SIGNALS_SCHEMA.split(", ")]]
+
+
+class _segments:
+    """Contiguous segments of a non-decreasing label array (runs of days between events): per-segment cumulative
+    sums and first valid values with numpy, in place of a pandas groupby per operation."""
+
+    def __init__(self, labels: np.ndarray) -> None:
+        labels = np.asarray(labels)
+        n = labels.size
+        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]) if n else np.zeros(0, dtype=np.int64)
+        self.starts = starts
+        self.number = np.cumsum(np.r_[True, labels[1:] != labels[:-1]]) - 1 if n else np.zeros(0, dtype=np.int64)
+        self.start_of = starts[self.number] if n else np.zeros(0, dtype=np.int64)
+
+    def cumsum(self, values: np.ndarray) -> np.ndarray:
+        """The running sum within each segment (groupby(...).cumsum())."""
+        total = np.cumsum(values)
+        return total - (total[self.start_of] - values[self.start_of])
+
+    def first(self, values: np.ndarray) -> np.ndarray:
+        """Each segment's first non-NaN value on all its rows, NaN where it has none (groupby().transform('first'))."""
+        n = values.size
+        if n == 0:
+            return values.astype(float)
+        index = np.where(np.isnan(values), n, np.arange(n))
+        first = np.minimum.reduceat(index, self.starts)
+        return np.append(values, np.nan)[first[self.number]]
+
+
+def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as float64 with NaN for nulls (nullable and object columns included)."""
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _bools(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A flag column as bool, null as False."""
+    return frame[column].fillna(False).to_numpy(dtype=bool)
+
+
+def _rolling_sum(values: np.ndarray, window: int) -> np.ndarray:
+    """Sum of the last ``window`` values (this one included); NaN until ``window`` values exist or where one is NaN."""
+    out = np.full(values.size, np.nan)
+    if values.size < window:
+        return out
+    missing = np.isnan(values)
+    total = np.cumsum(np.r_[0.0, np.where(missing, 0.0, values)])
+    gaps = np.cumsum(np.r_[0, missing.astype(np.int64)])
+    sums = total[window:] - total[:-window]
+    out[window - 1:] = np.where(gaps[window:] - gaps[:-window] > 0, np.nan, sums)
+    return out
+
+
+def _with(frame: pd.DataFrame, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """``frame`` with ``columns`` added (or replaced) in one step, not one DataFrame insert per column."""
+    kept = frame.drop(columns=[c for c in columns if c in frame])
+    return pd.concat([kept, pd.DataFrame(columns, index=frame.index)], axis=1)
 
 
 def _reasons(out: pd.DataFrame, kind: np.ndarray, build) -> pd.Series:  # (row, kind) -> str
