@@ -1,7 +1,7 @@
 """Run one benchmark: ``python -m benchmarks <name> [args...]``.
 
 Each benchmark module has ``run(argv: list[str]) -> dict``; the result is printed and written to
-``benchmarks/results/<name>.json`` together with the machine it ran on.
+``benchmarks/results/<name>.json`` (or the ``result_file`` the result names) with the machine it ran on.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def main(argv: list[str]) -> int:
     module = importlib.import_module(f"benchmarks.{name}")
     result = {"benchmark": name, "machine": machine(), **module.run(argv[1:])}
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"{name}.json"
+    # A benchmark run per subject (e.g. scale per job) names its own file so runs of different subjects coexist.
+    out = RESULTS / f"{result.pop('result_file', name)}.json"
     out.write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps(result, indent=2, default=str))
     print(f"written to {out}")

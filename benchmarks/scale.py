@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -133,6 +134,7 @@ def run_size(job: str, size: str, extra: list[str]) -> dict[str, object]:
     stdout, stderr = proc.communicate()
     wall = time.perf_counter() - started
     peaks = sampler.stop()
+    shutil.rmtree(home, ignore_errors=True)  # the run's warehouse, MLflow store and Spark scratch: GBs at anchor size
     if proc.returncode != 0:
         raise SystemExit(f"{job} at size {size} failed ({proc.returncode}):\n{stderr[-4000:]}")
     events = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
@@ -164,7 +166,8 @@ def run(argv: list[str]) -> dict:
     for r in runs:
         print(f"{r['job']} {r['size']}: {r['wall_s']}s wall, {r['rows_per_s']:,} rows/s, slowest {r['slowest_task']}, "
               f"peak RSS MB {r['peak_rss_mb']}", file=sys.stderr)
-    result: dict[str, object] = {"job": args.job, "runs": runs, "budget_s": BUDGET_S[args.job]}
+    result: dict[str, object] = {"job": args.job, "runs": runs, "budget_s": BUDGET_S[args.job],
+                                 "result_file": f"scale_{args.job}"}
     by_size = {r["size"]: r for r in runs}
     if "half" in by_size and "anchor" in by_size:
         result["half_to_anchor_time_ratio"] = round(by_size["anchor"]["wall_s"] / by_size["half"]["wall_s"], 3)
