@@ -23,9 +23,15 @@ from usecases.out_of_stock.config import OutOfStockConfig
 STORE_DAY_COLUMNS = ("store_id", "date", "items_reported", "items_selling", "typical_items_selling", "store_closed")
 
 
-def store_days(prepared: DataFrame, cfg: OutOfStockConfig) -> DataFrame:
-    """Per store and date (STORE_DAY_COLUMNS): reported items, items with a sale, the typical count, closed?"""
-    day = prepared.filter(~F.col("is_filled")).groupBy("store_id", "date").agg(
+def store_days(daily: DataFrame, cfg: OutOfStockConfig) -> DataFrame:
+    """Per store and date (STORE_DAY_COLUMNS): reported items, items with a sale, the typical count, closed?
+
+    ``daily``: the reported store-item days (store_id, date, units_sold), or a completed calendar whose
+    filled-in days (``is_filled``) are left out. The job passes the checked input rows, so the calendar's
+    windows over every store-item-day are not computed a second time for this small aggregate.
+    """
+    reported = daily.filter(~F.col("is_filled")) if "is_filled" in daily.columns else daily
+    day = reported.groupBy("store_id", "date").agg(
         F.count("*").alias("items_reported"),
         F.sum((F.col("units_sold") > 0).cast("int")).alias("items_selling"),
     )

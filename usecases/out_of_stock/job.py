@@ -61,9 +61,10 @@ def run_prepare(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     """Contract-check store_item_daily, complete the calendar, add balance features, detect store closures
     (a store-day aggregate -> oos_store_days) and mark them -> oos_prepared."""
     valid, rows_in = ctx.read_with_contract(cfg.store_item_daily_table, STORE_ITEM_DAILY)
-    calendar = complete_calendar(valid)
-    ctx.tables.write(store_days(calendar, cfg), cfg.store_days_table)
-    ctx.tables.write(mark_closures(calendar, ctx.tables.read(cfg.store_days_table)), cfg.prepared_table)
+    # Closures come from the reported rows alone (the calendar adds only filled-in days, which they ignore).
+    ctx.tables.write(store_days(valid, cfg), cfg.store_days_table)
+    ctx.tables.write(mark_closures(complete_calendar(valid), ctx.tables.read(cfg.store_days_table)),
+                     cfg.prepared_table)
     prepared = ctx.tables.read(cfg.prepared_table)
     counts = prepared.agg(F.count("*").alias("n"), F.sum(F.col("is_filled").cast("int")).alias("filled")).collect()[0]
     filled = int(counts["filled"] or 0)

@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
 from usecases.out_of_stock.closures import mark_closures, store_days
 from usecases.out_of_stock.config import OutOfStockConfig
+from usecases.out_of_stock.prepare import complete_calendar
 
 CFG = OutOfStockConfig()
 D0 = date(2024, 1, 1)
@@ -61,3 +65,19 @@ def test_closures_of_past_days_do_not_change_when_later_days_arrive(spark) -> No
     after = {(r.store_id, r.date, r.store_closed) for r in store_days(full, CFG).collect()
              if r.date < D0 + timedelta(days=50)}
     assert before == after
+
+
+def test_reported_rows_give_the_same_store_days_as_their_completed_calendar(spark) -> None:
+    """The job aggregates the checked input rows; the completed calendar only adds filled-in days, which the
+    aggregate leaves out, so both give the same table (days missing from the input included)."""
+    gaps = ("NOT (item_id = 'I3' AND date BETWEEN '2024-01-20' AND '2024-01-29') "
+            "AND NOT (store_id = 'S2' AND date = '2024-02-05')")
+    rows = _prepared(spark, 70, closed={40, 41}).filter(gaps)
+    zero = F.lit(0)
+    reported = rows.drop("is_filled").withColumns({
+        "on_hand_units": F.col("units_sold") + 5, "replenishment_units": zero, "promo": F.lit(False),
+        "on_order_units": zero, "in_transit_units": zero, "shelf_capacity": F.lit(20)})
+    calendar = complete_calendar(reported)
+    assert calendar.filter("is_filled").count() > 0
+    assert_df_equality(store_days(reported, CFG), store_days(calendar, CFG), ignore_row_order=True,
+                       ignore_nullable=True)
