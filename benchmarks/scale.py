@@ -138,12 +138,15 @@ def run_size(job: str, size: str, extra: list[str]) -> dict[str, object]:
     if proc.returncode != 0:
         raise SystemExit(f"{job} at size {size} failed ({proc.returncode}):\n{stderr[-4000:]}")
     events = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
-    tasks = {e["task"]: e["elapsed_s"] for e in events if e.get("event") == "task_done"}
+    done = [e for e in events if e.get("event") == "task_done"]
+    tasks = {e["task"]: e["elapsed_s"] for e in done}
     slowest = max(tasks, key=tasks.get) if tasks else None
     return {
         "job": job, "size": size, "params": params, "input_rows": input_rows,
         "wall_s": round(wall, 1), "tasks_s": round(sum(tasks.values()), 1),
         "rows_per_s": round(input_rows / wall, 1), "task_seconds": tasks, "slowest_task": slowest,
+        # What each task reported (rows, quality, epochs): a size that ran faster must not have done less.
+        "task_metrics": {e["task"]: e.get("metrics", {}) for e in done},
         "peak_rss_mb": {k: round(v / 1024**2) for k, v in peaks.items()},
         "driver_under_4gb": peaks["driver"] < DRIVER_LIMIT_BYTES,
         "within_budget": (wall <= BUDGET_S[job]) if size == "anchor" else None,

@@ -85,7 +85,7 @@ def zero_run_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) 
     with np.errstate(invalid="ignore"):
         stocked = (np.where(np.isnan(on_hand_prev), _floats(out, "start_stock"), on_hand_prev) > 0) | neutral | sale
     return _with(out, {
-        "zero_run_days": np.where(in_run, days, 0).astype(int),
+        "zero_run_days": np.where(in_run, days, 0).astype(np.int32),
         "zero_run_prob": np.where(in_run & np.asarray(ready, dtype=bool), np.exp(log_p), 1.0),
         "zero_run_prob_daily": np.where(in_run, np.exp(log_daily), 1.0),
         "zero_run_prob_gap": np.where(in_run & enough & intermittent, np.exp(log_gap), 1.0),
@@ -142,7 +142,7 @@ def safety_stock_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Seri
     """
     lead = _floats(out, "lead_time_days")
     position = (_floats(out, "on_hand_units") + np.nan_to_num(_floats(out, "on_order_units"), nan=0.0)
-                + np.nan_to_num(_floats(out, "in_transit_units"), nan=0.0)).astype(int)
+                + np.nan_to_num(_floats(out, "in_transit_units"), nan=0.0)).astype(np.int32)
     neutral = _bools(out, "is_filled") | _bools(out, "store_closed")
     evidence = ~neutral & (np.nan_to_num(_floats(out, "start_stock"), nan=0.0) > 0)
     ltd = lead_time_demand(out["units_sold"].to_numpy(), evidence, position.astype(float), lead,
@@ -203,7 +203,7 @@ def detect_one_series(pdf: pd.DataFrame, cfg: OutOfStockConfig) -> pd.DataFrame:
     out = _with(out, {
         "avail_alert": alert,
         "avail_score": avail_score,
-        "est_true_on_hand": np.where(phantom, 0, on_hand).astype(int),
+        "est_true_on_hand": np.where(phantom, 0, on_hand).astype(np.int32),
         "est_lost_units": np.where(alert != None, np.clip(expected - sold, 0, None), 0.0),  # noqa: E711
         "ss_score": np.where(ss_alert, np.clip(out["stockout_prob"].to_numpy(), 0, 1), np.nan),
     })
