@@ -195,14 +195,3 @@ def _window_lookups(keys: np.ndarray, which: np.ndarray, pos: np.ndarray, sizes:
             p_stockout[days] = np.where(inside, np.maximum(0.0, 1.0 - cdf[row, at]), 0.0)
             shortfall[days] = np.where(inside, tail[row, at], 0.0)  # E[(D - pos)+] = sum over d >= pos of P(D > d)
     return p_stockout, shortfall, expected, quantile[which]
-
-
-def _compound_pmf(size_pmf: np.ndarray, p: float, lead: int) -> np.ndarray:
-    """pmf of the sum over ``lead`` days of (a sale with probability p) x (a size drawn from size_pmf)."""
-    daily = size_pmf * p
-    daily[0] += 1.0 - p
-    n = (daily.size - 1) * lead + 1
-    size = 1 << int(np.ceil(np.log2(max(n, 2))))
-    pmf = np.fft.irfft(np.fft.rfft(daily, size) ** lead, size)[:n]
-    pmf = np.clip(pmf, 0.0, None)
-    return pmf / pmf.sum()
