@@ -58,7 +58,7 @@ def zero_run_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) 
     neutral = _bools(out, "is_filled") | _bools(out, "store_closed")
     sale = (units > 0) & ~neutral
     zero = (units == 0) & ~neutral
-    runs = _segments(np.cumsum(sale))  # a run starts on a sale day and holds the zero days after it
+    runs = _Segments(np.cumsum(sale))  # a run starts on a sale day and holds the zero days after it
     expected, level, level_long = _floats(out, "expected_units"), _floats(out, "demand_rate"), \
         _floats(out, "demand_rate_long")
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -71,8 +71,8 @@ def zero_run_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) 
         log_p0 = np.where(np.isfinite(r), -r * np.log1p(rate / np.where(np.isfinite(r), r, 1.0)), -rate)
     log_p0 = np.nan_to_num(np.where(zero, log_p0, 0.0), nan=0.0)
     days = runs.cumsum(zero.astype(np.int64))
-    start_stock = np.nan_to_num(_floats(out, "start_stock"), nan=0.0)
-    hist = gap_history(sale, ~neutral & (start_stock > 0), cfg.gap_half_life_days)
+    start_stock = _floats(out, "start_stock")
+    hist = gap_history(sale, ~neutral & (np.nan_to_num(start_stock, nan=0.0) > 0), cfg.gap_half_life_days)
     log_gap = gap_log_survival(days.astype(float), hist)
     log_daily = runs.cumsum(log_p0)
     enough = hist["count"] >= cfg.gap_min_intervals
@@ -83,7 +83,7 @@ def zero_run_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) 
     in_run = (days > 0) & ~sale  # a zero day so far in this run, and not its opening sale day
     on_hand_prev = _floats(out, "on_hand_prev")
     with np.errstate(invalid="ignore"):
-        stocked = (np.where(np.isnan(on_hand_prev), _floats(out, "start_stock"), on_hand_prev) > 0) | neutral | sale
+        stocked = (np.where(np.isnan(on_hand_prev), start_stock, on_hand_prev) > 0) | neutral | sale
     return _with(out, {
         "zero_run_days": np.where(in_run, days, 0).astype(np.int32),
         "zero_run_prob": np.where(in_run & np.asarray(ready, dtype=bool), np.exp(log_p), 1.0),
@@ -122,7 +122,7 @@ def osa_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) -> pd
                & (window_prob < cfg.osa_max_probability))
     # Sustained: the window has been short on ``osa_min_days`` consecutive days, so one slow day sliding
     # through the window is not an alert (past days only: a run length ending today).
-    gap_days = _segments(np.cumsum(~gap)).cumsum(gap.astype(np.int64))
+    gap_days = _Segments(np.cumsum(~gap)).cumsum(gap.astype(np.int64))
     return _with(out, {
         "osa_window_prob": window_prob,
         "osa_pct": np.where(in_stock, np.where(np.isnan(ratio), 1.0, ratio), 0.0),
@@ -212,17 +212,16 @@ def detect_one_series(pdf: pd.DataFrame, cfg: OutOfStockConfig) -> pd.DataFrame:
     return out[[c.split()[0] for c in SIGNALS_SCHEMA.split(", ")]]
 
 
-class _segments:
+class _Segments:
     """Contiguous segments of a non-decreasing label array (runs of days between events): per-segment cumulative
     sums and first valid values with numpy, in place of a pandas groupby per operation."""
 
     def __init__(self, labels: np.ndarray) -> None:
         labels = np.asarray(labels)
-        n = labels.size
-        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]) if n else np.zeros(0, dtype=np.int64)
-        self.starts = starts
-        self.number = np.cumsum(np.r_[True, labels[1:] != labels[:-1]]) - 1 if n else np.zeros(0, dtype=np.int64)
-        self.start_of = starts[self.number] if n else np.zeros(0, dtype=np.int64)
+        opens = np.r_[True, labels[1:] != labels[:-1]] if labels.size else np.zeros(0, dtype=bool)
+        self.starts = np.flatnonzero(opens)
+        self.number = np.cumsum(opens) - 1  # each row's segment
+        self.start_of = self.starts[self.number]  # each row's segment's first row
 
     def cumsum(self, values: np.ndarray) -> np.ndarray:
         """The running sum within each segment (groupby(...).cumsum())."""
