@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 
 from shared import tracking
 from shared.contracts import quarantine_rows
+from shared.grouped import map_sorted_groups
 from shared.spark import parallelism
 from shared.task import TaskContext, TaskEntryPoint, TaskReport
 from usecases.out_of_stock.alerts import build_alert_days, build_alerts, build_osa_daily
@@ -78,7 +79,9 @@ def run_expected_demand(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     """Per store-item censored smoothing of past sales -> oos_expected_demand (same rows as oos_prepared)."""
     prepared = ctx.tables.read(cfg.prepared_table)
     alpha = cfg.smoothing_alpha
-    demand = prepared.groupBy(*KEY).applyInPandas(lambda pdf: expected_demand_one_series(pdf, alpha), DEMAND_SCHEMA)
+    # Many small series: groups batched into Arrow batches (shared.grouped), not one Arrow stream per series.
+    demand = map_sorted_groups(prepared, KEY, ["date"], lambda pdf: expected_demand_one_series(pdf, alpha),
+                               DEMAND_SCHEMA)
     ctx.tables.write(demand, cfg.expected_demand_table)
     return TaskReport(prepared.count(), ctx.tables.read(cfg.expected_demand_table).count())
 
@@ -93,7 +96,7 @@ def run_detect(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     ctx.tables.write(quarantine_rows(missing, "no valid lead time for this store-item: safety-stock signal skipped"),
                      cfg.lead_time_gaps_table)
     joined = demand.join(lead_times.select(*KEY, "lead_time_days"), ON, "left")
-    signals = joined.groupBy(*KEY).applyInPandas(lambda pdf: detect_one_series(pdf, cfg), SIGNALS_SCHEMA)
+    signals = map_sorted_groups(joined, KEY, ["date"], lambda pdf: detect_one_series(pdf, cfg), SIGNALS_SCHEMA)
     ctx.tables.write(signals, cfg.signals_table)
     out = ctx.tables.read(cfg.signals_table)
     n_missing = ctx.tables.read(cfg.lead_time_gaps_table).count()
