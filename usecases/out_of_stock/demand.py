@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from usecases.out_of_stock.arrays import ffill, flags, floats, shift, with_columns
+
 DEMAND_SCHEMA = (
     "date date, store_id string, item_id string, units_sold int, on_hand_units int, replenishment_units int, "
     "on_order_units int, in_transit_units int, promo boolean, shelf_capacity int, is_filled boolean, "
@@ -31,32 +33,48 @@ def expected_demand_one_series(pdf: pd.DataFrame, alpha: float) -> pd.DataFrame:
     All estimates for day t come from observed days before t; before the first observed day they are NaN.
     """
     out = pdf.sort_values("date").reset_index(drop=True)
-    sold = out["units_sold"].astype(float)
-    closed = out["store_closed"].fillna(False).astype(bool) if "store_closed" in out else pd.Series(False, out.index)
-    out["store_closed"] = closed
-    observed = (~out["is_filled"].astype(bool)) & ~closed & (out["start_stock"].fillna(0) > 0)
-    promo = out["promo"].fillna(False).astype(bool)
+    # units_sold has no nulls: the contract rejects them and the calendar fills 0.
+    sold = floats(out, "units_sold")
+    closed = flags(out, "store_closed")
+    observed = ~flags(out, "is_filled") & ~closed & (np.nan_to_num(floats(out, "start_stock"), nan=0.0) > 0)
+    promo = flags(out, "promo")
     promo_obs, plain_obs = observed & promo, observed & ~promo
-    promo_mean = (sold.where(promo_obs, 0).cumsum() / promo_obs.cumsum().replace(0, np.nan)).shift(1)
-    plain_mean = (sold.where(plain_obs, 0).cumsum() / plain_obs.cumsum().replace(0, np.nan)).shift(1)
-    enough = promo_obs.cumsum().shift(1).fillna(0) >= MIN_PROMO_DAYS
-    lift = (promo_mean / plain_mean).where(enough & (plain_mean > 0)).clip(1.0 / MAX_PROMO_LIFT, MAX_PROMO_LIFT)
-    lift = lift.fillna(1.0)
-    base = sold / np.where(promo, lift, 1.0)
-    obs_base = base[observed]
-    level_obs = obs_base.ewm(alpha=alpha, adjust=False).mean()
-    resid = (obs_base - level_obs.shift(1)).pow(2)
-    var_obs = resid.ewm(alpha=alpha, adjust=False, ignore_na=True).mean()
-    long_obs = obs_base.ewm(alpha=alpha / 3, adjust=False).mean()
-    zero_obs = (obs_base == 0).astype(float).ewm(alpha=alpha / 3, adjust=False).mean()
-    level = level_obs.reindex(out.index).ffill().shift(1)
-    var = var_obs.reindex(out.index).ffill().shift(1)
-    out["observed"] = observed
-    out["history_days"] = observed.cumsum().shift(1).fillna(0).astype("int32")
-    out["demand_rate"] = level
-    out["demand_var"] = var
-    out["demand_rate_long"] = long_obs.reindex(out.index).ffill().shift(1)
-    out["zero_share"] = zero_obs.reindex(out.index).ffill().shift(1)
-    out["promo_lift"] = lift
-    out["expected_units"] = level * np.where(promo, lift, 1.0)
-    return out
+    n_promo = np.cumsum(promo_obs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        promo_mean = shift(np.cumsum(np.where(promo_obs, sold, 0.0)) / np.where(n_promo > 0, n_promo, np.nan))
+        n_plain = np.cumsum(plain_obs)
+        plain_mean = shift(np.cumsum(np.where(plain_obs, sold, 0.0)) / np.where(n_plain > 0, n_plain, np.nan))
+        enough = shift(n_promo.astype(float), 0.0) >= MIN_PROMO_DAYS
+        lift = np.where(enough & (plain_mean > 0), np.clip(promo_mean / plain_mean, 1.0 / MAX_PROMO_LIFT,
+                                                           MAX_PROMO_LIFT), np.nan)
+    lift = np.where(np.isnan(lift), 1.0, lift)
+    factor = np.where(promo, lift, 1.0)
+    obs_base = (sold / factor)[observed]
+    level_obs = _ewm(obs_base, alpha)
+    var_obs = _ewm((obs_base - shift(level_obs)) ** 2, alpha, ignore_na=True)
+    long_obs = _ewm(obs_base, alpha / 3)
+    zero_obs = _ewm((obs_base == 0).astype(float), alpha / 3)
+    # Row i takes the value after the last observed day before i (reindex, ffill, shift(1) in pandas terms).
+    latest = np.cumsum(observed) - 1
+
+    def before_each_day(values: np.ndarray) -> np.ndarray:
+        on_each_day = np.where(latest >= 0, ffill(values)[np.maximum(latest, 0)] if values.size else np.nan, np.nan)
+        return shift(on_each_day)
+
+    level = before_each_day(level_obs)
+    return with_columns(out, {
+        "store_closed": closed,
+        "observed": observed,
+        "history_days": shift(np.cumsum(observed).astype(float), 0.0).astype("int32"),
+        "demand_rate": level,
+        "demand_var": before_each_day(var_obs),
+        "demand_rate_long": before_each_day(long_obs),
+        "zero_share": before_each_day(zero_obs),
+        "promo_lift": lift,
+        "expected_units": level * factor,
+    })
+
+
+def _ewm(values: np.ndarray, alpha: float, ignore_na: bool = False) -> np.ndarray:
+    """pandas' exponentially weighted mean (``adjust=False``): the recursion behind every smoothed estimate."""
+    return pd.Series(values).ewm(alpha=alpha, adjust=False, ignore_na=ignore_na).mean().to_numpy()

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from usecases.out_of_stock.arrays import flags, floats, with_columns
 from usecases.out_of_stock.config import OutOfStockConfig
 from usecases.out_of_stock.intermittent import gap_history, gap_log_survival, lead_time_demand
 
@@ -54,24 +55,24 @@ def zero_run_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) 
     is the larger of the daily model's and the gap model's: a run is abnormal only when it is improbable
     both day by day and against the item's own history of gaps.
     """
-    units = _floats(out, "units_sold")
-    neutral = _bools(out, "is_filled") | _bools(out, "store_closed")
+    units = floats(out, "units_sold")
+    neutral = flags(out, "is_filled") | flags(out, "store_closed")
     sale = (units > 0) & ~neutral
     zero = (units == 0) & ~neutral
     runs = _Segments(np.cumsum(sale))  # a run starts on a sale day and holds the zero days after it
-    expected, level, level_long = _floats(out, "expected_units"), _floats(out, "demand_rate"), \
-        _floats(out, "demand_rate_long")
+    expected, level, level_long = floats(out, "expected_units"), floats(out, "demand_rate"), \
+        floats(out, "demand_rate_long")
     with np.errstate(invalid="ignore", divide="ignore"):
         # The lower of the fast and slow levels: a run right after a few good days is not judged by them alone.
         cautious = np.minimum(expected, level_long * expected / np.where(level > 0, level, np.nan))
         cautious = np.where(np.isnan(cautious), expected, cautious)
         rate = runs.first(np.where(zero, cautious, np.nan))
-        var = runs.first(np.where(zero, _floats(out, "demand_var"), np.nan))
+        var = runs.first(np.where(zero, floats(out, "demand_var"), np.nan))
         r = np.where(var > rate * 1.05, rate**2 / np.clip(var - rate, 1e-9, None), np.inf)
         log_p0 = np.where(np.isfinite(r), -r * np.log1p(rate / np.where(np.isfinite(r), r, 1.0)), -rate)
     log_p0 = np.nan_to_num(np.where(zero, log_p0, 0.0), nan=0.0)
     days = runs.cumsum(zero.astype(np.int64))
-    start_stock = _floats(out, "start_stock")
+    start_stock = floats(out, "start_stock")
     hist = gap_history(sale, ~neutral & (np.nan_to_num(start_stock, nan=0.0) > 0), cfg.gap_half_life_days)
     log_gap = gap_log_survival(days.astype(float), hist)
     log_daily = runs.cumsum(log_p0)
@@ -81,10 +82,10 @@ def zero_run_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) 
     intermittent = hist["rate"] < 1.0 / ADI_INTERMITTENT
     log_p = np.where(enough, np.where(intermittent, np.maximum(log_daily, log_gap), log_daily), 0.0)
     in_run = (days > 0) & ~sale  # a zero day so far in this run, and not its opening sale day
-    on_hand_prev = _floats(out, "on_hand_prev")
+    on_hand_prev = floats(out, "on_hand_prev")
     with np.errstate(invalid="ignore"):
         stocked = (np.where(np.isnan(on_hand_prev), start_stock, on_hand_prev) > 0) | neutral | sale
-    return _with(out, {
+    return with_columns(out, {
         "zero_run_days": np.where(in_run, days, 0).astype(np.int32),
         "zero_run_prob": np.where(in_run & np.asarray(ready, dtype=bool), np.exp(log_p), 1.0),
         "zero_run_prob_daily": np.where(in_run, np.exp(log_daily), 1.0),
@@ -98,17 +99,17 @@ def zero_run_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) 
 def osa_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) -> pd.DataFrame:
     """Add ``osa_pct`` (window actual / expected, capped at 1; 0 with no stock) and ``osa_gap`` with its probability."""
     w = cfg.osa_window_days
-    in_stock = (np.nan_to_num(_floats(out, "start_stock"), nan=0.0) > 0) & ~_bools(out, "is_filled") \
-        & ~_bools(out, "store_closed")
-    actual = _rolling_sum(_floats(out, "units_sold"), w)
-    expected_units, level = _floats(out, "expected_units"), _floats(out, "demand_rate")
+    in_stock = (np.nan_to_num(floats(out, "start_stock"), nan=0.0) > 0) & ~flags(out, "is_filled") \
+        & ~flags(out, "store_closed")
+    actual = _rolling_sum(floats(out, "units_sold"), w)
+    expected_units, level = floats(out, "expected_units"), floats(out, "demand_rate")
     with np.errstate(invalid="ignore", divide="ignore"):
         # Judge the window against the slow level: the fast one already follows a sustained gap down.
-        slow = _floats(out, "demand_rate_long") * expected_units / np.where(level > 0, level, np.nan)
+        slow = floats(out, "demand_rate_long") * expected_units / np.where(level > 0, level, np.nan)
         expected = _rolling_sum(np.where(np.isnan(slow), expected_units, slow), w)
         all_stocked = _rolling_sum(in_stock.astype(float), w) == w
         mean = np.clip(np.nan_to_num(expected, nan=0.0), 1e-9, None)
-        var = np.nan_to_num(_rolling_sum(_floats(out, "demand_var"), w), nan=0.0)
+        var = np.nan_to_num(_rolling_sum(floats(out, "demand_var"), w), nan=0.0)
         # Negative binomial where the window's variance exceeds its mean (over-dispersed items), else Poisson
         # (the cdfs scipy.stats' nbinom and poisson evaluate, without their per-call overhead).
         size = np.where(var > mean * 1.05, mean**2 / np.clip(var - mean, 1e-9, None), np.inf)
@@ -123,7 +124,7 @@ def osa_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) -> pd
     # Sustained: the window has been short on ``osa_min_days`` consecutive days, so one slow day sliding
     # through the window is not an alert (past days only: a run length ending today).
     gap_days = _Segments(np.cumsum(~gap)).cumsum(gap.astype(np.int64))
-    return _with(out, {
+    return with_columns(out, {
         "osa_window_prob": window_prob,
         "osa_pct": np.where(in_stock, np.where(np.isnan(ratio), 1.0, ratio), 0.0),
         "osa_gap_days": gap_days,
@@ -140,18 +141,18 @@ def safety_stock_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Seri
     projected breach of the safety stock: position - expected lead-time demand < safety stock, i.e. the
     probability of a stock-out before an order placed today arrives exceeds 1 - ``service_level``.
     """
-    lead = _floats(out, "lead_time_days")
-    position = (_floats(out, "on_hand_units") + np.nan_to_num(_floats(out, "on_order_units"), nan=0.0)
-                + np.nan_to_num(_floats(out, "in_transit_units"), nan=0.0)).astype(np.int32)
-    neutral = _bools(out, "is_filled") | _bools(out, "store_closed")
-    evidence = ~neutral & (np.nan_to_num(_floats(out, "start_stock"), nan=0.0) > 0)
+    lead = floats(out, "lead_time_days")
+    position = (floats(out, "on_hand_units") + np.nan_to_num(floats(out, "on_order_units"), nan=0.0)
+                + np.nan_to_num(floats(out, "in_transit_units"), nan=0.0)).astype(np.int32)
+    neutral = flags(out, "is_filled") | flags(out, "store_closed")
+    evidence = ~neutral & (np.nan_to_num(floats(out, "start_stock"), nan=0.0) > 0)
     ltd = lead_time_demand(out["units_sold"].to_numpy(), evidence, position.astype(float), lead,
                            cfg.ss_window_days, cfg.service_level)
     with np.errstate(invalid="ignore", divide="ignore"):
         daily = ltd["expected"] / lead
         stockout_days = position / np.where(daily > 0, daily, np.nan)
         breach = ltd["p_stockout"] > 1.0 - cfg.service_level
-    return _with(out, {
+    return with_columns(out, {
         "position": position,
         "lead_time_demand": ltd["expected"],
         "reorder_point": ltd["quantile"],
@@ -170,8 +171,8 @@ def detect_one_series(pdf: pd.DataFrame, cfg: OutOfStockConfig) -> pd.DataFrame:
     out = pdf.sort_values("date").reset_index(drop=True)
     closed = out["store_closed"] if "store_closed" in out else pd.Series(False, index=out.index)
     out["store_closed"] = closed.fillna(False).astype(bool)
-    history, rate = _floats(out, "history_days"), _floats(out, "demand_rate")
-    books = (history >= cfg.min_history_days) & ~np.isnan(rate) & ~_bools(out, "is_filled")
+    history, rate = floats(out, "history_days"), floats(out, "demand_rate")
+    books = (history >= cfg.min_history_days) & ~np.isnan(rate) & ~flags(out, "is_filled")
     ready = books & ~out["store_closed"].to_numpy()
     out = zero_run_signal(out, cfg, ready)
     out = osa_signal(out, cfg, ready)
@@ -180,7 +181,7 @@ def detect_one_series(pdf: pd.DataFrame, cfg: OutOfStockConfig) -> pd.DataFrame:
     abnormal = (run_prob < cfg.zero_run_max_probability) & (run_days >= cfg.min_zero_run_days)
     gap_limit = np.maximum(cfg.balance_gap_factor * rate, cfg.balance_gap_min_units)
     # Bookkeeping, not demand: a correction counts on a closed day too (stock-takes happen then).
-    balance_gap = np.abs(_floats(out, "balance_gap"))
+    balance_gap = np.abs(floats(out, "balance_gap"))
     with np.errstate(invalid="ignore"):
         correction = books & (balance_gap > gap_limit)
     in_stock_run = abnormal & out["run_in_stock"].to_numpy()
@@ -198,9 +199,9 @@ def detect_one_series(pdf: pd.DataFrame, cfg: OutOfStockConfig) -> pd.DataFrame:
     kind = np.select([in_stock_run, correction, stockout, osa_gap], ["phantom_run", "correction", "stockout", "osa"],
                      "")
     on_hand = out["on_hand_units"].to_numpy()
-    expected, sold = _floats(out, "expected_units"), _floats(out, "units_sold")
+    expected, sold = floats(out, "expected_units"), floats(out, "units_sold")
     ss_alert = out["ss_alert"].to_numpy()
-    out = _with(out, {
+    out = with_columns(out, {
         "avail_alert": alert,
         "avail_score": avail_score,
         "est_true_on_hand": np.where(phantom, 0, on_hand).astype(np.int32),
@@ -238,14 +239,8 @@ class _Segments:
         return np.append(values, np.nan)[first[self.number]]
 
 
-def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """A column as float64 with NaN for nulls (nullable and object columns included)."""
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _bools(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """A flag column as bool, null as False."""
-    return frame[column].fillna(False).to_numpy(dtype=bool)
 
 
 def _rolling_sum(values: np.ndarray, window: int) -> np.ndarray:
@@ -261,10 +256,6 @@ def _rolling_sum(values: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def _with(frame: pd.DataFrame, columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    """``frame`` with ``columns`` added (or replaced) in one step, not one DataFrame insert per column."""
-    kept = frame.drop(columns=[c for c in columns if c in frame])
-    return pd.concat([kept, pd.DataFrame(columns, index=frame.index)], axis=1)
 
 
 def _reasons(out: pd.DataFrame, kind: np.ndarray, build) -> pd.Series:  # (row, kind) -> str
