@@ -19,19 +19,35 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from shared.identifiers import quote_identifier
 
 GroupFunction = Callable[[pd.DataFrame], pd.DataFrame]
 
 
 def map_sorted_groups(df: DataFrame, keys: Sequence[str], order_by: Sequence[str], fn: GroupFunction,
                       schema: str) -> DataFrame:
-    """``fn`` applied to each group of ``keys`` (a pandas frame of the group's rows sorted by ``order_by``,
-    index 0..n-1); the outputs together, typed by the DDL ``schema``. The rows equal
+    """``fn`` applied to each group of ``keys`` (column names): a pandas frame of the group's rows sorted by
+    ``order_by``, index 0..n-1; the outputs together, typed by the DDL ``schema``. The rows equal
     ``df.groupBy(*keys).applyInPandas(fn, schema)`` where ``fn`` does not depend on its input's row order."""
+    return map_groups_in_partitions(df.repartition(*_columns(keys)), keys, order_by, fn, schema)
+
+
+def map_groups_in_partitions(df: DataFrame, keys: Sequence[str], order_by: Sequence[str], fn: GroupFunction,
+                             schema: str) -> DataFrame:
+    """``map_sorted_groups`` for a ``df`` already partitioned so that each group of ``keys`` lies in one partition
+    (e.g. repartitioned by a column that is constant per group, as forecasting's balanced buckets): no shuffle,
+    only the sort within each partition."""
     keys = list(keys)
-    return (df.repartition(*keys).sortWithinPartitions(*keys, *order_by)
+    return (df.sortWithinPartitions(*_columns([*keys, *order_by]))
             .mapInPandas(partial(apply_to_sorted_batches, keys=keys, fn=fn), schema))
+
+
+def _columns(names: Sequence[str]) -> list[Column]:
+    """Columns by name, quoted: a user's key column may hold dots or spaces."""
+    return [F.col(quote_identifier(name)) for name in names]
 
 
 def apply_to_sorted_batches(batches: Iterable[pd.DataFrame], keys: Sequence[str],

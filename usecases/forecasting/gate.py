@@ -28,6 +28,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from shared.grouped import map_groups_in_partitions
 from shared.registry import IncompatibleModelError
 from usecases.forecasting.columns import key_columns, key_schema
 from usecases.forecasting.forecaster_model import MODEL_KINDS, SEASONAL_NAIVE
@@ -141,8 +142,8 @@ class GateData:
         log.info("gate: refitting %d series' models on the window's history", n_series)
         rows = self.prepared.join(F.broadcast(todo), on=keys)
         n = partition_count(self.spark, n_series, self.partitions)
-        return (with_balanced_buckets(rows, keys, n).groupBy(BUCKET, *key_columns(keys))
-                .applyInPandas(score, f"{key_schema(keys)}, score double"))
+        return map_groups_in_partitions(with_balanced_buckets(rows, keys, n), [BUCKET, *keys], ["date"], score,
+                                        f"{key_schema(keys)}, score double")
 
 
 def load_recipe(uri: str) -> tuple[list[str], dict[tuple[str, ...], str], dict[str, Any]]:

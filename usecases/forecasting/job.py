@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from shared.config import ConfigError
 from shared.contracts import TOP_REASONS, reason_column
+from shared.grouped import map_groups_in_partitions
 from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport, quarantine_table
 from shared.tracking import lineage_tags, log_metrics
 from usecases.forecasting import publish as pub
@@ -124,8 +125,9 @@ def run_train_forecast(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConf
 
     n = partition_count(ctx.spark, n_series, cfg.partitions)
     started = time.perf_counter()
-    results = (with_balanced_buckets(prepared, keys, n).groupBy(BUCKET, *key_columns(keys))
-               .applyInPandas(fit, result_schema(keys)).withColumn("training_date", F.lit(training_date)))
+    results = (map_groups_in_partitions(with_balanced_buckets(prepared, keys, n), [BUCKET, *keys],
+                                        ["date"], fit, result_schema(keys))
+               .withColumn("training_date", F.lit(training_date)))
     try:
         ctx.tables.write(results, cfg.models_table, replace_where={"training_date": training_date})
     finally:
@@ -165,8 +167,9 @@ def run_backtest(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) ->
         return backtest_one_series(pdf, keys, settings, folds, fold_horizon, min_train, intermittent_folds)
 
     n = partition_count(ctx.spark, n_series, cfg.partitions)
-    metrics_df = (with_balanced_buckets(prepared, keys, n).groupBy(BUCKET, *key_columns(keys))
-                  .applyInPandas(evaluate, metrics_schema(keys)).withColumn("training_date", F.lit(training_date)))
+    metrics_df = (map_groups_in_partitions(with_balanced_buckets(prepared, keys, n), [BUCKET, *keys],
+                                           ["date"], evaluate, metrics_schema(keys))
+                  .withColumn("training_date", F.lit(training_date)))
     try:
         ctx.tables.write(metrics_df, cfg.metrics_table, replace_where={"training_date": training_date})
     finally:

@@ -3,7 +3,8 @@
 Hash-partitioning by the series keys leaves partitions uneven (with 200 series on 8 partitions some get 18,
 some 32), and the job waits for the fullest one. Here each series gets a ``bucket`` value chosen so that
 Spark's own hash partitioning sends exactly ``n_series / n`` series to each of ``n`` partitions; the
-grouped-map then groups by ``(bucket, *keys)``, which that partitioning already satisfies (no second shuffle).
+grouped map (``shared.grouped.map_groups_in_partitions``) then only sorts each partition by ``(bucket, *keys)``
+(no second shuffle) and hands the series to Python many per Arrow batch.
 """
 
 from __future__ import annotations
