@@ -46,7 +46,7 @@ def map_groups_in_partitions(df: DataFrame, keys: Sequence[str], order_by: Seque
 
 
 def _columns(names: Sequence[str]) -> list[Column]:
-    """Columns by name, quoted: a user's key column may hold dots or spaces."""
+    """Columns by name, quoted: a user's key column may hold spaces or other characters SQL would parse."""
     return [F.col(quote_identifier(name)) for name in names]
 
 
