@@ -58,8 +58,9 @@ def expected_demand_one_series(pdf: pd.DataFrame, alpha: float) -> pd.DataFrame:
     latest = np.cumsum(observed) - 1
 
     def before_each_day(values: np.ndarray) -> np.ndarray:
-        on_each_day = np.where(latest >= 0, ffill(values)[np.maximum(latest, 0)] if values.size else np.nan, np.nan)
-        return shift(on_each_day)
+        if values.size == 0:  # no observed day at all
+            return np.full(latest.size, np.nan)
+        return shift(np.where(latest >= 0, ffill(values)[np.maximum(latest, 0)], np.nan))
 
     level = before_each_day(level_obs)
     return with_columns(out, {
