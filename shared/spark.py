@@ -108,6 +108,17 @@ def parallelism(spark: SparkSession) -> int:
     return _cores_of(remote_master() or "") or 8
 
 
+def task_slots(spark: SparkSession) -> int:
+    """How many tasks run at once, for work whose tasks each keep one core busy for a long time.
+
+    A local master's own core count (``local[2]`` gives 2, whatever ``spark.default.parallelism`` says: the local
+    settings set that to 4 for small shuffles, and sizing by it would give every core twice the tasks asked for,
+    each task start costing a Python worker about 0.15 s); on a cluster or serverless, ``parallelism(spark)``.
+    """
+    master = remote_master() if is_connect(spark) else spark.sparkContext.master
+    return _cores_of(master or "") or parallelism(spark)
+
+
 def _cores_of(master: str) -> int:
     """Cores of a ``local[N]`` / ``local[*]`` master string (0 when it names no local master)."""
     if master in ("local", "local[1]"):

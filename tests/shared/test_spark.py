@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pandas as pd
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType
+
+from shared.spark import task_slots
 
 
 @pandas_udf(StringType())
@@ -41,3 +44,9 @@ def test_session_conf_skips_a_refused_conf_and_goes_on(spark, caplog) -> None:
         assert spark.conf.get("spark.sql.shuffle.partitions") == "3"
     assert spark.conf.get("spark.sql.shuffle.partitions") != "3"
     assert any(static in record.getMessage() for record in caplog.records)
+
+
+def test_task_slots_are_the_local_masters_cores_not_the_shuffle_setting(spark) -> None:
+    master = spark.sparkContext.master
+    assert task_slots(spark) == (os.cpu_count() if master == "local[*]" else int(master[len("local["):-1]))
+    assert spark.sparkContext.defaultParallelism == 4  # what the local settings set, whatever the cores

@@ -2,7 +2,8 @@
 
 Hash-partitioning by the series keys leaves partitions uneven (with 200 series on 8 partitions some get 18,
 some 32), and the job waits for the fullest one. Here each series gets a ``bucket`` value chosen so that
-Spark's own hash partitioning sends exactly ``n_series / n`` series to each of ``n`` partitions; the
+Spark's own hash partitioning (``pmod(murmur3(value, seed 42), n)``, computed here in Python, so finding the
+values costs no Spark job) sends exactly ``n_series / n`` series to each of ``n`` partitions; the
 grouped map (``shared.grouped.map_groups_in_partitions``) then only sorts each partition by ``(bucket, *keys)``
 (no second shuffle) and hands the series to Python many per Arrow batch.
 """
@@ -14,27 +15,47 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from shared.spark import parallelism
+from shared.spark import task_slots
 from usecases.forecasting.columns import key_columns
 
 BUCKET = "_bucket"
-TASKS_PER_CORE = 2  # a few tasks per core so a core that finishes early takes the next one
+TASKS_PER_CORE = 2  # two tasks per core, so a core that finishes early takes the next one
+SPARK_HASH_SEED = 42  # the seed of Spark's Murmur3Hash in HashPartitioning and in SQL's hash()
+_MASK = 0xFFFFFFFF
 
 
 def partition_count(spark: SparkSession, n_series: int, configured: int = 0) -> int:
-    """``configured`` when > 0, else a few tasks per core; never more partitions than series."""
-    wanted = configured if configured > 0 else TASKS_PER_CORE * parallelism(spark)
+    """``configured`` when > 0, else two tasks per core that runs at once; never more partitions than series."""
+    wanted = configured if configured > 0 else TASKS_PER_CORE * task_slots(spark)
     return max(1, min(wanted, n_series))
 
 
-def bucket_values(spark: SparkSession, n: int) -> list[int]:
-    """For each partition p in 0..n-1, a long v with ``pmod(hash(v), n) == p`` (Spark's HashPartitioning)."""
-    probe = spark.range(0, 64 * n).select("id", F.expr(f"pmod(hash(id), {int(n)})").alias("p"))
-    found = probe.groupBy("p").agg(F.min("id").alias("v")).orderBy("p").collect()  # n rows
-    values = {int(r["p"]): int(r["v"]) for r in found}
-    if len(values) < n:  # practically impossible with 64 candidates per partition; fall back to plain hashing
-        return list(range(n))
-    return [values[p] for p in range(n)]
+def _rotl(x: int, r: int) -> int:
+    return ((x << r) | (x >> (32 - r))) & _MASK
+
+
+def _mix(h1: int, k1: int) -> int:
+    k1 = _rotl((k1 * 0xCC9E2D51) & _MASK, 15) * 0x1B873593 & _MASK
+    return (_rotl(h1 ^ k1, 13) * 5 + 0xE6546B64) & _MASK
+
+
+def spark_hash_long(value: int, seed: int = SPARK_HASH_SEED) -> int:
+    """Spark's ``hash()`` of a BIGINT: Murmur3_x86_32.hashLong (low word, then high word), as a signed int."""
+    h1 = _mix(_mix(seed & _MASK, value & _MASK), (value >> 32) & _MASK) ^ 8
+    h1 = ((h1 ^ (h1 >> 16)) * 0x85EBCA6B) & _MASK
+    h1 = ((h1 ^ (h1 >> 13)) * 0xC2B2AE35) & _MASK
+    h1 ^= h1 >> 16
+    return h1 - (1 << 32) if h1 & 0x80000000 else h1
+
+
+def bucket_values(n: int) -> list[int]:
+    """For each partition p in 0..n-1, the smallest long v >= 0 with ``pmod(hash(v), n) == p``."""
+    values: dict[int, int] = {}
+    for candidate in range(64 * n):  # about n * ln(n) candidates are needed
+        values.setdefault(spark_hash_long(candidate) % n, candidate)  # Python's % is pmod for n > 0
+        if len(values) == n:
+            return [values[p] for p in range(n)]
+    return list(range(n))  # practically impossible; plain hashing then, balanced or not
 
 
 def with_balanced_buckets(df: DataFrame, keys: Sequence[str], n: int) -> DataFrame:
@@ -42,6 +63,6 @@ def with_balanced_buckets(df: DataFrame, keys: Sequence[str], n: int) -> DataFra
     spark = df.sparkSession
     series = df.select(*key_columns(keys)).distinct()
     rank = F.row_number().over(Window.orderBy(*key_columns(keys))) - 1
-    slots = spark.createDataFrame([(i, v) for i, v in enumerate(bucket_values(spark, n))], f"slot int, {BUCKET} long")
+    slots = spark.createDataFrame(list(enumerate(bucket_values(n))), f"slot int, {BUCKET} long")
     assigned = series.withColumn("slot", (rank % n).cast("int")).join(F.broadcast(slots), "slot").drop("slot")
     return df.join(F.broadcast(assigned), on=list(keys)).repartition(n, BUCKET)

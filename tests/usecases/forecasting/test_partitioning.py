@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import random
+
 from pyspark.sql import functions as F
 
-from usecases.forecasting.partitioning import BUCKET, partition_count, with_balanced_buckets
+from usecases.forecasting.partitioning import (
+    BUCKET,
+    bucket_values,
+    partition_count,
+    spark_hash_long,
+    with_balanced_buckets,
+)
 
 
 def test_series_are_spread_evenly_and_groupby_reuses_the_partitioning(spark) -> None:
@@ -23,4 +31,20 @@ def test_series_are_spread_evenly_and_groupby_reuses_the_partitioning(spark) -> 
 def test_partition_count_never_exceeds_the_series(spark) -> None:
     assert partition_count(spark, 3) == 3
     assert partition_count(spark, 1000, configured=7) == 7
-    assert partition_count(spark, 1000) >= 2
+    assert partition_count(spark, 1000) == 2 * 2  # two tasks per core of the local[2] session
+
+
+def test_the_python_hash_is_sparks_hash_of_a_long(spark) -> None:
+    rng = random.Random(7)
+    values = [0, 1, -1, 42, 2**31 - 1, -(2**31), 2**32, 2**63 - 1, -(2**63),
+              *(rng.randrange(-(2**63), 2**63) for _ in range(2000)), *range(500)]
+    rows = spark.createDataFrame([(v,) for v in values], "v long").select("v", F.hash("v").alias("h")).collect()
+    assert [spark_hash_long(r["v"]) for r in rows] == [r["h"] for r in rows]
+
+
+def test_bucket_values_land_in_their_partition_under_sparks_hash_partitioning(spark) -> None:
+    for n in (1, 2, 3, 4, 7, 8, 16, 61, 64, 200):
+        values = bucket_values(n)
+        df = spark.createDataFrame(list(enumerate(values)), "p int, v long").repartition(n, "v")
+        landed = df.select("p", F.spark_partition_id().alias("actual")).collect()
+        assert sorted((r["p"], r["actual"]) for r in landed) == [(p, p) for p in range(n)], n
