@@ -14,32 +14,13 @@ import time
 
 import numpy as np
 
-from benchmarks._proc import children
+from benchmarks._proc import tree_cpu_seconds
 
 
 def _timed(fn) -> tuple[float, object]:  # a zero-argument callable
     started = time.perf_counter()
     out = fn()
     return time.perf_counter() - started, out
-
-
-TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def tree_cpu_seconds(root: int | None = None) -> float:
-    """CPU seconds (user + system, with waited-for children) of a process tree: here the driver, its JVM and
-    Spark's Python workers. Unlike wall time on a shared machine, this barely moves with other load."""
-    total, todo = 0, [root or os.getpid()]
-    while todo:
-        pid = todo.pop()
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
-        except (OSError, IndexError, ValueError):
-            pass
-        todo.extend(children(pid))
-    return total / TICKS
 
 
 def _measured(fn) -> tuple[float, float, object]:  # a zero-argument callable
