@@ -95,7 +95,10 @@ def get_spark(app_name: str = "ml-use-cases") -> SparkSession:
 
 
 def parallelism(spark: SparkSession) -> int:
-    """How many tasks the session runs at once, for sizing partitions; no ``sparkContext`` in Connect mode.
+    """Spark's default parallelism, for sizing data partitions; no ``sparkContext`` in Connect mode.
+
+    On a cluster this is how many tasks run at once; locally it is what the local settings say (4), whatever the
+    cores: for work whose tasks each hold a core for long, use ``task_slots``.
 
     Classic: Spark's default parallelism. Connect: ``spark.default.parallelism`` when the server sets it, else the
     local server's core count; 8 when neither is known (serverless scales out on its own).
