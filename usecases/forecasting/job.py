@@ -91,11 +91,12 @@ def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
 
 def _prepared(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> tuple[DataFrame, dt.date, int]:
     prepared = ctx.tables.read(cfg.prepared_table)
-    training_date = prepared.agg(F.max("training_date")).first()[0]
+    # one pass for both: a struct is never null, so this counts what distinct().count() counts
+    training_date, n_series = prepared.agg(F.max("training_date"),
+                                           F.count_distinct(F.struct(*key_columns(cfg.keys)))).first()
     if training_date is None:
         raise InputError(f"{cfg.prepared_table} is empty: every series was quarantined "
                          f"(see {quarantine_table('sales')})")
-    n_series = prepared.select(*key_columns(cfg.keys)).distinct().count()
     return prepared.select(*key_columns(cfg.keys), "date", "units_sold"), training_date, n_series
 
 

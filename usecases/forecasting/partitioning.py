@@ -60,9 +60,9 @@ def bucket_values(n: int) -> list[int]:
 
 def with_balanced_buckets(df: DataFrame, keys: Sequence[str], n: int) -> DataFrame:
     """``df`` plus a BUCKET column, repartitioned so each of ``n`` partitions holds an equal share of series."""
-    spark = df.sparkSession
     series = df.select(*key_columns(keys)).distinct()
     rank = F.row_number().over(Window.orderBy(*key_columns(keys))) - 1
-    slots = spark.createDataFrame(list(enumerate(bucket_values(n))), f"slot int, {BUCKET} long")
-    assigned = series.withColumn("slot", (rank % n).cast("int")).join(F.broadcast(slots), "slot").drop("slot")
+    # slot -> bucket value as a literal array lookup: no second DataFrame, join or round trip to build it
+    buckets = F.array(*[F.lit(value).cast("long") for value in bucket_values(n)])
+    assigned = series.withColumn(BUCKET, F.element_at(buckets, (rank % n).cast("int") + 1))
     return df.join(F.broadcast(assigned), on=list(keys)).repartition(n, BUCKET)
