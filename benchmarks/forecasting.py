@@ -16,6 +16,12 @@ other down (shared caches and memory bandwidth; Prophet's fit is partly memory-b
 processes fit faster than the long-running loop (seen on 1 December: 1.09-1.11), and Spark's ratio is read
 against it (``spark_of_pool``). CPU seconds of each side, and of Spark's JVM alone, show where
 Spark's extra time goes: the JVM (query compilation, the JIT, shuffles, Arrow) runs on the same cores as the fits.
+
+The headline ``per_core_ratio`` is Spark's first full run in a fresh JVM, warmed only by the 4-series run. The
+same work then runs once more in that JVM (``spark_again_seconds``, ``per_core_ratio_again``): the difference is
+the JVM's own warm-up (JIT compilation of the shuffle, Arrow and Parquet paths). Run locally, the job's tasks
+share one JVM and train_forecast follows the backtest, which has used the same paths; on a cluster its tasks
+share, likewise; serverless compute makes no such promise, so the cold figure is the headline.
 """
 
 from __future__ import annotations
@@ -171,6 +177,10 @@ def run(argv: list[str]) -> dict[str, object]:
         spark_s = run_spark(spark, prepared_df, work, schema, Path(tmp) / "spark")
         jvm_cpu, spark_cpu = sum(cpu_seconds(pid) for pid in jvm) - jvm_cpu, tree_cpu_seconds() - cpu
         from_spark = pd.read_parquet(Path(tmp) / "spark").drop(columns=["training_date"], errors="ignore")
+        warm_jvm = jvm and sum(cpu_seconds(pid) for pid in jvm)
+        spark_again_s = run_spark(spark, prepared_df, work, schema, Path(tmp) / "spark_again")
+        jvm_again_cpu = jvm and sum(cpu_seconds(pid) for pid in jvm) - warm_jvm
+        again = pd.read_parquet(Path(tmp) / "spark_again").drop(columns=["training_date"], errors="ignore")
         cpu = tree_cpu_seconds()
         loop_s, from_loop = run_loop(prepared, work)
         loop_cpu = tree_cpu_seconds() - cpu
@@ -179,7 +189,8 @@ def run(argv: list[str]) -> dict[str, object]:
                                      warm[warm["item_id"] == "1"], cores)
         leftovers = list((Path(tmp) / "scratch").glob("*")) if (Path(tmp) / "scratch").exists() else []
 
-    identical = _same_results(args.task, from_loop, from_spark, args.series)
+    identical = _same_results(args.task, from_loop, from_spark, args.series) and _same_results(
+        args.task, from_loop, again, args.series)
     identical_pool = _same_results(args.task, from_loop, from_pool, args.series)
     if args.task == "backtest":
         seconds = {side: float(frame.groupby(KEYS)["fit_seconds"].sum().mean())  # all candidates x folds
@@ -205,8 +216,10 @@ def run(argv: list[str]) -> dict[str, object]:
         "spark_series_per_second": round(spark_rate, 3), "loop_series_per_second": round(loop_rate, 3),
         "speedup": round(spark_rate / loop_rate, 3),
         "per_core_ratio": round(spark_rate / cores / loop_rate, 3), "per_core_target": 0.85,
+        "spark_again_seconds": round(spark_again_s, 2),
+        "per_core_ratio_again": round(args.series / spark_again_s / cores / loop_rate, 3),
         "cpu_seconds": {"spark_all_processes": round(spark_cpu, 2), "spark_jvm": round(jvm_cpu, 2),
-                        "loop": round(loop_cpu, 2)},
+                        "spark_jvm_again": round(jvm_again_cpu, 2), "loop": round(loop_cpu, 2)},
         "pool_seconds": round(pool_s, 2), "pool_per_core_ratio": round(pool_rate / cores / loop_rate, 3),
         "spark_of_pool": round(spark_rate / pool_rate, 3), **timings,
         "fallback_series": fallback_series,
