@@ -9,7 +9,8 @@ they break no run, add nothing to it and carry no alert (an inventory correction
   own past gaps (intermittent.py). Abnormal when below ``zero_run_max_probability`` and at least
   ``min_zero_run_days`` long; needs ``gap_min_intervals`` past gaps.
 - phantom inventory: an abnormal zero run while the system reported stock on every day of it, or a balance
-  gap above ``max(balance_gap_factor x rate, balance_gap_min_units)`` (an inventory correction). The estimated
+  gap (stock that vanished; found stock is no alert) above ``max(balance_gap_factor x rate,
+  balance_gap_min_units)`` (an inventory correction; never judged across an unreported day). The estimated
   true on-hand is 0 on phantom days (sales stopped: the shelf is empty), else the reported on-hand.
 - safety stock: lead-time demand from the item's recent sale frequency and sale sizes (intermittent.py);
   safety stock = its ``service_level`` quantile - its mean. A violation is a projected breach: position
@@ -97,7 +98,8 @@ def zero_run_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) 
 
 
 def osa_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) -> pd.DataFrame:
-    """Add ``osa_pct`` (window actual / expected, capped at 1; 0 with no stock) and ``osa_gap`` with its probability."""
+    """Add ``osa_pct`` (window actual / expected, capped at 1; 0 with no stock; null on an unreported or closed
+    day) and ``osa_gap`` with its probability."""
     w = cfg.osa_window_days
     in_stock = (np.nan_to_num(floats(out, "start_stock"), nan=0.0) > 0) & ~flags(out, "is_filled") \
         & ~flags(out, "store_closed")
@@ -126,7 +128,9 @@ def osa_signal(out: pd.DataFrame, cfg: OutOfStockConfig, ready: pd.Series) -> pd
     gap_days = _Segments(np.cumsum(~gap)).cumsum(gap.astype(np.int64))
     return with_columns(out, {
         "osa_window_prob": window_prob,
-        "osa_pct": np.where(in_stock, np.where(np.isnan(ratio), 1.0, ratio), 0.0),
+        # no figure for a day that is no evidence (unreported or store closed), 0 for an open day without stock
+        "osa_pct": np.where(flags(out, "is_filled") | flags(out, "store_closed"), np.nan,
+                            np.where(in_stock, np.where(np.isnan(ratio), 1.0, ratio), 0.0)),
         "osa_gap_days": gap_days,
         "osa_gap": gap_days >= cfg.osa_min_days,
     })
@@ -180,8 +184,10 @@ def detect_one_series(pdf: pd.DataFrame, cfg: OutOfStockConfig) -> pd.DataFrame:
     run_days, run_prob = out["zero_run_days"].to_numpy(), out["zero_run_prob"].to_numpy()
     abnormal = (run_prob < cfg.zero_run_max_probability) & (run_days >= cfg.min_zero_run_days)
     gap_limit = np.maximum(cfg.balance_gap_factor * rate, cfg.balance_gap_min_units)
-    # Bookkeeping, not demand: a correction counts on a closed day too (stock-takes happen then).
-    balance_gap = np.abs(floats(out, "balance_gap"))
+    # Bookkeeping, not demand: a correction counts on a closed day too (stock-takes happen then). Only stock
+    # that vanished (a positive gap: the count fell below what the books allow) is phantom inventory; stock
+    # that appeared is found stock, not an availability problem.
+    balance_gap = np.clip(floats(out, "balance_gap"), 0.0, None)
     with np.errstate(invalid="ignore"):
         correction = books & (balance_gap > gap_limit)
     in_stock_run = abnormal & out["run_in_stock"].to_numpy()

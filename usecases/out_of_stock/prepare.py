@@ -7,7 +7,9 @@ so adding later rows never changes earlier ones):
 - ``on_hand_units``, ``on_order_units``, ``in_transit_units``, ``shelf_capacity`` carry the last reported
   value forward (never backward); ``promo`` = false.
 Balance check: ``balance_gap = prev on_hand + replenishment - units_sold - on_hand`` (0 when the books
-balance; a large gap is an inventory correction, e.g. a phantom-inventory audit); null on a series' first day.
+balance; a large gap is an inventory correction, e.g. a phantom-inventory audit); null on a series' first day,
+on an unreported day and on the day after one (its previous count was carried forward, not reported, so the
+books cannot be checked across the gap).
 """
 
 from __future__ import annotations
@@ -43,10 +45,12 @@ def complete_calendar(daily: DataFrame) -> DataFrame:
     )
     by_date = Window.partitionBy(*KEY).orderBy("date")
     prev = F.lag("on_hand_units").over(by_date)
+    unchecked = F.col("is_filled") | F.coalesce(F.lag("is_filled").over(by_date), F.lit(False))
+    gap = prev + F.col("replenishment_units") - F.col("units_sold") - F.col("on_hand_units")
     return filled.select(
         "*",
         prev.alias("on_hand_prev"),
         (F.coalesce(prev, F.col("on_hand_units") + F.col("units_sold") - F.col("replenishment_units"))
          + F.col("replenishment_units")).alias("start_stock"),
-        (prev + F.col("replenishment_units") - F.col("units_sold") - F.col("on_hand_units")).alias("balance_gap"),
+        F.when(~unchecked, gap).alias("balance_gap"),
     )

@@ -190,3 +190,19 @@ def test_one_big_basket_does_not_keep_safety_stock_alerts_up_for_weeks() -> None
     out = _detect(pdf)
     assert int(out["ss_alert"].sum()) == 0
     assert (out["stockout_prob"].dropna() < 0.05).all()
+
+
+def test_only_stock_that_vanished_is_a_correction_and_unreported_days_have_no_osa() -> None:
+    """A count far below the books (positive gap) is an inventory correction; a count far above them (found
+    stock) is no alert. An unreported or closed day gets no OSA figure (null), not 0%."""
+    base = _intermittent([2, 1, 3, 1, 2, 2, 1], 20, [2, 1, 2], closed={100})
+    day = len(base) - 2
+    shrink, found = base.copy(), base.copy()
+    shrink.loc[day, "balance_gap"], found.loc[day, "balance_gap"] = 200, -200
+    assert _detect(shrink).loc[day, "avail_alert"] == "phantom_inventory"
+    assert pd.isna(_detect(found).loc[day, "avail_alert"])
+    unreported = base.copy()
+    unreported.loc[90, ["is_filled", "units_sold"]] = [True, 0]
+    out = _detect(unreported)
+    assert np.isnan(out.loc[90, "osa_pct"]) and np.isnan(out.loc[100, "osa_pct"])
+    assert out.drop(index=[90, 100])["osa_pct"].notna().all()
