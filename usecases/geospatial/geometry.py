@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from usecases.geospatial.cells import estimated_cell_count
+from usecases.geospatial.cells import boundary_margin_deg, cover_geometry, estimated_cell_count
 
 KM_PER_DEGREE = 111.32
 POLYGONAL = ("Polygon", "MultiPolygon")
@@ -133,14 +133,17 @@ def approx_area_km2(geom: BaseGeometry) -> float:
     return float(geom.area * KM_PER_DEGREE**2 * math.cos(math.radians(lat)))
 
 
+POLAR_LATITUDE = 80.0  # beyond it a zone's cover is tried while cleaning (see clean_geometry)
+
+
 def clean_geometry(text: str | None, resolution: int, max_cells: int) -> CleanGeometry:
     """Parse, check and repair one zone geometry. Never raises: a bad zone gets a reason instead.
 
     Self-intersecting or otherwise invalid polygons are repaired with ``shapely.make_valid`` (keeping the areal
     parts) and flagged ``repaired``; polygons crossing the antimeridian are cut there (``split_antimeridian``) and
     flagged ``split_at_antimeridian``; unparseable text, non-areal types, non-finite coordinates, coordinates
-    outside lon/lat range (for example projected metres), rings circling a pole, empty results and zones needing
-    more than ``max_cells`` cells are rejected.
+    outside lon/lat range (for example projected metres), rings circling a pole, zones reaching a pole (within the
+    edge margin), empty results and zones needing more than ``max_cells`` cells are rejected.
     """
     if text is None or not str(text).strip():
         return CleanGeometry(None, reason="geometry is empty")
@@ -171,8 +174,27 @@ def clean_geometry(text: str | None, resolution: int, max_cells: int) -> CleanGe
         repaired = True
     if geom.is_empty or geom.area == 0:
         return CleanGeometry(None, repaired, reason="geometry has no area" + (" after repair" if repaired else ""))
+    # The cover grows the zone by the edge margin and hands it to h3's polygon fill, which fails next to a
+    # pole (measured: a 2 km^2 cap at 89.99-90 N ran out of memory; one at 89.99-90 S got 27 of ~1,800 cells,
+    # so points inside it silently matched no zone). Refuse such zones loudly instead.
+    margin, (_, ymin, _, ymax) = boundary_margin_deg(resolution), geom.bounds
+    if ymax + margin >= 90 or ymin - margin <= -90:
+        pole = "north" if ymax + margin >= 90 else "south"
+        return CleanGeometry(None, repaired, reason=f"zone reaches within {margin:g} degrees of the {pole} pole "
+                                                    f"(latitudes {ymin:g} to {ymax:g}): H3 covers of polar zones "
+                                                    "are not supported", split_at_antimeridian=split)
     cells = estimated_cell_count(approx_area_km2(geom), resolution)
     if cells > max_cells:
         return CleanGeometry(None, repaired, reason=f"zone needs about {cells:,.0f} cells at resolution {resolution} "
                                                     f"(max_cells_per_zone={max_cells})", split_at_antimeridian=split)
+    if max(abs(ymin), abs(ymax)) > POLAR_LATITUDE:
+        # h3's polygon fill sizes its buffer from the zone's lon/lat box, which explodes near a pole (a 120-degree
+        # band at 89.90-89.98 N fails at resolution 11, not at 9): try the cover here, once, for these few zones
+        try:
+            cover_geometry(geom, resolution)
+        except Exception as exc:  # MemoryError from h3's sizing, or any h3 error: this zone's reason, not a crash
+            pole = "north" if ymax > 0 else "south"
+            return CleanGeometry(None, repaired, reason=f"H3 cannot cover this zone near the {pole} pole at "
+                                                        f"resolution {resolution} ({type(exc).__name__}); a lower "
+                                                        "resolution may work", split_at_antimeridian=split)
     return CleanGeometry(geom, repaired, split_at_antimeridian=split)

@@ -49,3 +49,33 @@ def test_unusable_geometry_gets_a_reason(text: str | None, reason: str) -> None:
     result = clean_geometry(text, 12, 1_000_000)
     assert result.geometry is None
     assert reason in result.reason
+
+
+@pytest.mark.parametrize("text, pole", [
+    ("POLYGON((-90 89.99, 90 89.99, 90 90, -90 90, -90 89.99))", "north"),  # h3's fill ran out of memory
+    ("POLYGON((-180 -90, 180 -90, 180 -89.99, -180 -89.99, -180 -90))", "south"),  # h3 covered 27 of ~1,800 cells
+])
+def test_a_zone_reaching_a_pole_is_rejected_with_a_reason(text: str, pole: str) -> None:
+    result = clean_geometry(text, 11, 2_000_000)
+    assert result.geometry is None and f"of the {pole} pole" in result.reason
+
+
+NEAR_POLE = "POLYGON((-60 89.9, 60 89.9, 60 89.98, -60 89.98, -60 89.9))"
+
+
+def test_a_zone_near_but_short_of_a_pole_is_kept_and_fully_covered() -> None:
+    """89.90-89.98 N: kept at resolution 9, every sampled inside point in a covered cell; at resolution 11 h3's
+    polygon fill fails there (MemoryError), so the zone gets a reason instead of killing the cover task."""
+    import numpy as np
+
+    from usecases.geospatial.cells import cover_geometry, latlng_to_cells
+
+    result = clean_geometry(NEAR_POLE, 9, 2_000_000)
+    assert result.geometry is not None
+    cells, _ = cover_geometry(result.geometry, 9)
+    rng = np.random.default_rng(0)
+    lon, lat = rng.uniform(-60, 60, 20_000), rng.uniform(89.9, 89.98, 20_000)
+    assert set(latlng_to_cells(lat, lon, 9).tolist()) <= set(cells.tolist())
+    refused = clean_geometry(NEAR_POLE, 11, 2_000_000)
+    assert refused.geometry is None
+    assert "H3 cannot cover this zone near the north pole at resolution 11" in refused.reason
