@@ -45,7 +45,8 @@ class ForecastingConfig(JobConfig):
     history_end: str = param("2024-12-31", "last day of the generated history (YYYY-MM-DD)")
     intermittent_share: float = param(0.1, "share of generated series with intermittent demand")
     short_share: float = param(0.05, "share of generated series too short to model (they are quarantined)")
-    training_date: str = param("", "forecast origin (YYYY-MM-DD); empty: the latest date in the sales")
+    training_date: str = param("", "forecast origin (YYYY-MM-DD); empty: the latest date on which at least "
+                                      "10% as many series report as on the busiest day")
     fill_policy: str = param("zero", "a day missing from sales: zero (sold nothing) or missing (unknown)")
     min_history_days: int = param(90, "fewest observed days a series needs to be modelled")
     horizon: int = param(90, "days forecast after the training date")

@@ -64,7 +64,7 @@ def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
     """Contract-check ``sales``, cut at the training date, quarantine short series, complete calendars."""
     contract = sales_contract(cfg.keys)
     valid, rows_in = ctx.read_with_contract(cfg.sales_table, contract)  # empty or all-bad input stops here
-    training_date = resolve_training_date(cfg.training_date, valid)
+    training_date = resolve_training_date(cfg.training_date, valid, cfg.keys)
     result = prepare_sales(valid, cfg.keys, training_date, cfg.fill_policy, cfg.min_history_days)
     ctx.tables.write(result.prepared.withColumn("training_date", F.lit(training_date)), cfg.prepared_table)
     series_rows = ctx.add_to_quarantine(contract.table, result.quarantined)

@@ -14,6 +14,7 @@ reason; its rows go to ``sales_quarantine`` beside the rows the contract rejecte
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,17 +26,45 @@ from shared.task import InputError
 from usecases.forecasting.columns import key_columns
 from usecases.forecasting.contracts import DATE, TARGET
 
+log = logging.getLogger(__name__)
+
 FILLED = "is_filled"
 
 
-def resolve_training_date(configured: str, sales: DataFrame) -> dt.date:
-    """The configured training date, else the latest date in ``sales`` (the forecast origin)."""
+STRAGGLER_SHARE = 0.1  # a day on which fewer series report than this share of the busiest day's is a straggler
+
+
+def resolve_training_date(configured: str, sales: DataFrame, keys: Sequence[str] = ()) -> dt.date:
+    """The configured training date, else the latest date on which the data is still broad: at least
+    ``STRAGGLER_SHARE`` as many series report as on its busiest day.
+
+    Why not simply the latest date: one stray row dated months past the rest (a typo, a pre-booked order) would
+    move the forecast origin there, zero-fill every series up to it and forecast zeros. Rows after the date are
+    left out of training and counted (``rows_after_training_date``); the log names them. With no ``keys`` every
+    row counts as its own series.
+    """
     if configured:
         return dt.date.fromisoformat(configured)
-    latest = sales.agg(F.max(DATE)).first()[0]
-    if latest is None:
+    series = F.count_distinct(F.struct(*key_columns(keys))) if keys else F.count(F.lit(1))
+    # one row per distinct date: bounded by the calendar's span, not by the table's size
+    daily = {r[0]: r[1] for r in sales.groupBy(DATE).agg(series).collect()}
+    if not daily:
         raise InputError("sales has no valid rows: nothing to forecast (reasons in sales_quarantine)")
-    return latest
+    chosen = broad_latest_date(daily)
+    latest = max(daily)
+    if chosen < latest:
+        later = {d: n for d, n in daily.items() if d > chosen}
+        log.warning("training date %s, not the latest date %s: the %d later day(s) have at most %d reporting "
+                    "series against %d on the busiest day, so they are treated as stragglers and left out of "
+                    "training; set training_date to include them", chosen, latest, len(later),
+                    max(later.values()), max(daily.values()))
+    return chosen
+
+
+def broad_latest_date(series_per_day: dict[dt.date, int]) -> dt.date:
+    """The latest day with at least ``STRAGGLER_SHARE`` of the busiest day's reporting series."""
+    floor = STRAGGLER_SHARE * max(series_per_day.values())
+    return max(day for day, n in series_per_day.items() if n >= floor)
 
 
 @dataclass(frozen=True)

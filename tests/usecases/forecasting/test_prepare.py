@@ -6,11 +6,13 @@ import datetime as dt
 
 import pytest
 from chispa import assert_df_equality
+from hypothesis import given
+from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
 from shared.contracts import apply_contract
 from usecases.forecasting.contracts import sales_contract
-from usecases.forecasting.prepare import prepare_sales, resolve_training_date
+from usecases.forecasting.prepare import STRAGGLER_SHARE, broad_latest_date, prepare_sales, resolve_training_date
 
 KEYS = ["region", "sku"]
 D = dt.date(2024, 1, 1)
@@ -59,3 +61,21 @@ def test_calendars_are_completed_and_short_series_quarantined(spark, sales, poli
 def test_training_date_defaults_to_the_latest_sale(sales) -> None:
     assert resolve_training_date("", sales) == day(25)
     assert resolve_training_date("2024-01-10", sales) == day(9)
+
+
+def test_one_stray_future_row_does_not_move_the_training_date(spark) -> None:
+    """20 series over 30 days plus one row of one series dated 500 days later (a typo): the origin stays at the
+    data's last broad day, so no series is zero-filled up to the stray date."""
+    rows = [(f"r{s}", "a", day(i), 1.0) for s in range(20) for i in range(30)] + [("r0", "a", day(530), 5.0)]
+    sales = spark.createDataFrame(rows, "region string, sku string, date date, units_sold double")
+    assert resolve_training_date("", sales, KEYS) == day(29)
+    assert resolve_training_date("", sales.filter(F.col("date") < day(500)), KEYS) == day(29)
+    assert resolve_training_date("2025-06-13", sales, KEYS) == day(529)
+
+
+@given(st.dictionaries(st.dates(), st.integers(1, 1000), min_size=1, max_size=60))
+def test_the_broad_latest_date_is_the_last_day_above_the_straggler_floor(series_per_day) -> None:
+    chosen = broad_latest_date(series_per_day)
+    floor = STRAGGLER_SHARE * max(series_per_day.values())
+    assert series_per_day[chosen] >= floor
+    assert all(n < floor for d, n in series_per_day.items() if d > chosen)
