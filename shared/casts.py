@@ -184,6 +184,8 @@ def _from_typed(raw: Column, source: DataType, name: str, dtype: str, allow_non_
                 shown: Column) -> tuple[Column, Column]:
     floating = isinstance(source, (FloatType, DoubleType))
     if dtype in INTEGER_TYPES:
+        if isinstance(source, BooleanType):  # a typed is_fraud flag: true/false are 1/0, nothing lost
+            return raw.cast(dtype), no_problem()
         if not isinstance(source, NumericType):
             return F.lit(None).cast(dtype), problem(name, [(F.lit(True), "is not a number")], shown)
         value = raw.try_cast(dtype)

@@ -168,6 +168,8 @@ CAST_TABLES = [
     pytest.param(ColumnSpec("v", "timestamp"), "string", TIMESTAMP_FROM_TEXT, id="timestamp<-text"),
     pytest.param(ColumnSpec("v", "timestamp"), "date", [(dt.date(2024, 5, 6), dt.datetime(2024, 5, 6), None)],
                  id="timestamp<-date"),
+    pytest.param(ColumnSpec("v", "int", nullable=True), "boolean", [(True, 1, None), (False, 0, None),
+                                                                    (None, None, None)], id="int<-boolean"),
     pytest.param(ColumnSpec("v", "boolean"), "string", BOOLEAN_FROM_TEXT, id="boolean<-text"),
     pytest.param(ColumnSpec("v", "boolean"), "int", [(1, True, None), (0, False, None),
                                                      (2, None, "v is not a valid boolean: 2")], id="boolean<-int"),
