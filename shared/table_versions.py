@@ -44,6 +44,7 @@ LOCK_FILE = "_LOCK"
 STAGING_PREFIX = "_staging-"
 LEASE_SUFFIX = ".lease"
 NEW_LEASE_SUFFIX = ".lease-new"  # a lease being created (locked before it is renamed to .lease)
+LEASE_ATTEMPTS = 20  # tries at creating a lease that a concurrent pruner may delete before it is locked
 TRASH_PREFIX = "_trash-"
 VERSION_PREFIX = "v"
 VERSIONS_KEPT = 2  # the live version and the one before it, for readers still holding a lazy plan
@@ -141,12 +142,22 @@ class Lease:
         self.path = root / f"{STAGING_PREFIX}{version}{LEASE_SUFFIX}"
         # Lock a temporary file, then rename it into place: a lease is never visible unlocked, so no
         # pruner can mistake a writer that is just starting for a dead one.
+        # Between creating the file and locking it, a pruner can find it unlocked and delete it as a
+        # killed creator's leftover; the rename then finds no file, and the writer starts over.
         tmp = root / f"{STAGING_PREFIX}{version}{NEW_LEASE_SUFFIX}"
-        self._fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        owner = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": time.time()}
-        os.write(self._fd, json.dumps(owner).encode())
-        os.replace(tmp, self.path)
+        for attempt in range(LEASE_ATTEMPTS):
+            self._fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            owner = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": time.time()}
+            os.write(self._fd, json.dumps(owner).encode())
+            try:
+                os.replace(tmp, self.path)
+                return
+            except FileNotFoundError:
+                os.close(self._fd)
+                self._fd = -1
+                if attempt == LEASE_ATTEMPTS - 1:
+                    raise
 
     def release(self) -> None:
         """Drop the claim: the lease file goes first, then the lock (so no pruner ever sees it unlocked)."""

@@ -260,3 +260,26 @@ def test_leftovers_of_killed_committers_and_lease_creators_are_cleared(tmp_path:
     folder.prune()
     assert not stray_tmp.exists() and not half_lease.exists() and not lonely_lease.exists()
     assert folder.current() is not None and read_rows(folder).num_rows == 1
+
+
+def test_a_lease_deleted_by_a_pruner_before_its_creator_locked_it_is_created_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window between creating a lease file and locking it: a pruner sees it unlocked and deletes it."""
+    import fcntl
+
+    folder = VersionedFolder(tmp_path / "t")
+    folder.write(rows_writer(1))
+    real_flock, pruned = fcntl.flock, []
+
+    def flock_after_a_prune(fd: int, operation: int) -> None:
+        if not pruned and operation == fcntl.LOCK_EX:  # the lease creator, before its first lock
+            pruned.append(True)
+            folder.prune()
+            assert not list(folder.root.glob("*.lease-new")), "the pruner left the unlocked lease alone"
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock_after_a_prune)
+    version = folder.write(rows_writer(3))
+    monkeypatch.undo()
+    assert pruned and folder.current_version() == version and read_rows(folder).num_rows == 3
+    assert not list(folder.root.glob("*.lease*"))
