@@ -37,11 +37,16 @@ def _id_text(value: object) -> str:
     return str(value)
 
 
+def _given(value: object) -> bool:
+    """Whether a property holds a value: exported shapefiles often carry "" or spaces where they mean none."""
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
 def feature_collection_to_frame(text: str) -> pd.DataFrame:
     """FeatureCollection JSON to zones rows, all as text for the contract to cast and check.
 
-    zone_id: the first of properties zone_id/id/ZONE_ID/LocationID/OBJECTID, else the feature's ``id``, else its
-    position (1-based). name: properties name/zone_name/zone/NAME, else the zone_id. geometry: the feature's
+    zone_id: the first of properties zone_id/id/ZONE_ID/LocationID/OBJECTID holding a value (not null, not blank),
+    else the feature's ``id``, else its position (1-based). name: properties name/zone_name/zone/NAME, else the zone_id. geometry: the feature's
     geometry as GeoJSON text, or as given when it is a string (WKT); null when absent, which the contract
     quarantines. A file that is not a
     FeatureCollection, or a feature that is not an object, raises ZonesFileError with what was found instead.
@@ -63,10 +68,10 @@ def feature_collection_to_frame(text: str) -> pd.DataFrame:
             raise ZonesFileError(f"feature {position} is a JSON {type(feature).__name__}, not a Feature object")
         props = feature.get("properties")
         props = props if isinstance(props, dict) else {}
-        zone_id = next((props[k] for k in ZONE_ID_KEYS if props.get(k) is not None), None)
+        zone_id = next((props[k] for k in ZONE_ID_KEYS if _given(props.get(k))), None)
         if zone_id is None:
-            zone_id = feature.get("id") if feature.get("id") is not None else position
-        name = next((props[k] for k in NAME_KEYS if props.get(k) is not None), zone_id)
+            zone_id = feature.get("id") if _given(feature.get("id")) else position
+        name = next((props[k] for k in NAME_KEYS if _given(props.get(k))), zone_id)
         geometry = feature.get("geometry")
         text = geometry if isinstance(geometry, str) else json.dumps(geometry) if geometry else None
         rows.append({"zone_id": _id_text(zone_id), "name": _id_text(name), "geometry": text})

@@ -26,6 +26,17 @@ def test_feature_collection_rows(tmp_path) -> None:
     assert json.loads(frame["geometry"][0]) == POLY and frame["geometry"][2] is None
 
 
+def test_blank_ids_and_names_fall_back_as_missing_ones_do() -> None:
+    collection = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": "ZN-1", "properties": {"zone_id": "", "name": "  "}, "geometry": POLY},
+        {"type": "Feature", "id": " ", "properties": {"LocationID": "  ", "OBJECTID": 12}, "geometry": POLY},
+        {"type": "Feature", "id": "", "properties": {"zone_id": None}, "geometry": POLY},
+    ]}
+    frame = feature_collection_to_frame(json.dumps(collection))
+    assert frame["zone_id"].tolist() == ["ZN-1", "12", "3"]
+    assert frame["name"].tolist() == ["ZN-1", "12", "3"]
+
+
 def test_other_json_is_not_a_feature_collection(tmp_path) -> None:
     path = tmp_path / "rows.json"
     path.write_text(json.dumps([{"zone_id": 1}]))
