@@ -47,6 +47,9 @@ class HumanReporter:
                     f"out {report.rows_out:>11,}  quarantined {report.rows_quarantined:>9,}")
         if report.rows_quarantined and report.quarantine_reasons:
             reasons = ", ".join(f"{reason!r} x{count:,}" for reason, count in top_reasons(report.quarantine_reasons))
+            more = len(report.quarantine_reasons) - TOP_REASONS
+            if more > 0:
+                reasons += f", and {more} more reason{'s' if more > 1 else ''} (see the quarantine table)"
             self._print(f"  {'':<32} quarantined because: {reasons}")
 
     def task_failed(self, job: str, task: str, seconds: float) -> None:

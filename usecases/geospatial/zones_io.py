@@ -46,9 +46,9 @@ def feature_collection_to_frame(text: str) -> pd.DataFrame:
     """FeatureCollection JSON to zones rows, all as text for the contract to cast and check.
 
     zone_id: the first of properties zone_id/id/ZONE_ID/LocationID/OBJECTID holding a value (not null, not blank),
-    else the feature's ``id``, else its position (1-based). name: properties name/zone_name/zone/NAME, else the zone_id. geometry: the feature's
-    geometry as GeoJSON text, or as given when it is a string (WKT); null when absent, which the contract
-    quarantines. A file that is not a
+    else the feature's ``id``, else its position (1-based). name: properties name/zone_name/zone/NAME, else the
+    zone_id. geometry: the feature's geometry as GeoJSON text, or as given when it is a string (WKT); null when
+    absent, which the contract quarantines. A file that is not a
     FeatureCollection, or a feature that is not an object, raises ZonesFileError with what was found instead.
     """
     try:
