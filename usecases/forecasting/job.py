@@ -65,17 +65,19 @@ def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
     contract = sales_contract(cfg.keys)
     valid, rows_in = ctx.read_with_contract(cfg.sales_table, contract)  # empty or all-bad input stops here
     training_date = resolve_training_date(cfg.training_date, valid, cfg.keys)
-    result = prepare_sales(valid, cfg.keys, training_date, cfg.fill_policy, cfg.min_history_days)
+    rejected = ctx.tables.read(quarantine_table(contract.table))  # this run's contract rejects, just written
+    result = prepare_sales(valid, cfg.keys, training_date, cfg.fill_policy, cfg.min_history_days, rejected)
     ctx.tables.write(result.prepared.withColumn("training_date", F.lit(training_date)), cfg.prepared_table)
     series_rows = ctx.add_to_quarantine(contract.table, result.quarantined)
     reason = reason_column(valid.columns)  # few distinct texts: one per reason and observed-day count
     ctx.note_reasons({r[reason]: r["count"] for r in result.quarantined.groupBy(reason).count().collect()})
     prepared = ctx.tables.read(cfg.prepared_table)
-    counts = prepared.groupBy(FILLED).count().collect()  # two rows
+    counts = prepared.groupBy(FILLED, F.col("units_sold").isNull().alias("unknown")).count().collect()  # <= 4 rows
     filled = sum(r["count"] for r in counts if r[FILLED])
     observed = sum(r["count"] for r in counts if not r[FILLED])
     after = valid.filter(F.col("date") > F.lit(training_date)).count()
     metrics = {"rows_filled": float(filled), "rows_after_training_date": float(after),
+               "days_unknown": float(sum(r["count"] for r in counts if r["unknown"])),
                "series_quarantined": float(result.series_quarantined),
                "series_prepared": float(prepared.select(*key_columns(cfg.keys)).distinct().count())}
     # Not balanced: calendar completion adds rows. Accounting: in = observed + quarantined + after cut-off.
@@ -83,6 +85,8 @@ def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
     if not metrics["series_prepared"]:  # after the quarantine is written, so the reasons can be read
         top = sorted(ctx.quarantine_reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REASONS]
         reasons = "".join(f"{text!r} x {count:,}; " for text, count in top)
+        if len(ctx.quarantine_reasons) > TOP_REASONS:
+            reasons += f"{len(ctx.quarantine_reasons) - TOP_REASONS} more reason(s); "
         raise InputError(f"no series left to forecast up to {training_date}: {ctx.quarantined:,} of {rows_in:,} "
                          f"rows quarantined ({reasons}all in {quarantine_table(contract.table)}), "
                          f"{after:,} after the training date")

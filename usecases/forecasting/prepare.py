@@ -7,6 +7,9 @@ Fill policy (``fill_policy``), applied to every day from a series' first observe
 - ``missing``: absent days stay null; Prophet skips them and the seasonal-naive baseline reuses the last
   observed value of the same season position.
 
+Under both, a day whose only rows the contract quarantined (unreadable or negative units, conflicting
+duplicates) stays null: it was reported, so it is not a day without sales.
+
 A series with no observed value, or fewer observed days than ``min_history_days``, is quarantined with a
 reason; its rows go to ``sales_quarantine`` beside the rows the contract rejected.
 """
@@ -20,8 +23,11 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
 
+from shared.casts import cast_column
 from shared.contracts import quarantine_rows
+from shared.identifiers import quote_identifier
 from shared.task import InputError
 from usecases.forecasting.columns import key_columns
 from usecases.forecasting.contracts import DATE, TARGET
@@ -29,6 +35,7 @@ from usecases.forecasting.contracts import DATE, TARGET
 log = logging.getLogger(__name__)
 
 FILLED = "is_filled"
+UNKNOWN = "_unknown_day"  # a working column: the day's only rows were quarantined
 
 
 STRAGGLER_SHARE = 0.1  # a day on which fewer series report than this share of the busiest day's is a straggler
@@ -88,31 +95,61 @@ def series_reasons(sales: DataFrame, keys: Sequence[str], min_history_days: int)
     return stats.withColumn("reason", reason)
 
 
-def complete_calendars(sales: DataFrame, keys: Sequence[str], training_date: dt.date, fill_policy: str) -> DataFrame:
-    """Every day from each series' first date to ``training_date`` (keys, date, units_sold, is_filled)."""
+def rejected_days(quarantined: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """(keys, date) of rows the contract quarantined whose keys and date still read: the day was reported, but
+    its units are not known (a typo, a negative count, two conflicting rows). Read from the quarantine's text
+    columns with the contract's own casts, so a key or date reads the same as in a valid row."""
+    names = [*keys, DATE]
+    if any(name not in quarantined.columns for name in names):
+        return quarantined.sparkSession.createDataFrame(
+            [], ", ".join(f"`{k}` string" for k in keys) + f", {DATE} date")
+    typed = [cast_column(F.col(quote_identifier(k)), StringType(), k, "string", is_id=True).value.alias(k)
+             for k in keys]
+    when = cast_column(F.col(DATE), StringType(), DATE, "date").value.alias(DATE)
+    read = quarantined.select(*typed, when)
+    for name in names:  # not dropna(): it parses a dotted column name as a struct field
+        read = read.filter(F.col(quote_identifier(name)).isNotNull())
+    return read.distinct()
+
+
+def complete_calendars(sales: DataFrame, keys: Sequence[str], training_date: dt.date, fill_policy: str,
+                       unknown_days: DataFrame | None = None) -> DataFrame:
+    """Every day from each series' first date to ``training_date`` (keys, date, units_sold, is_filled).
+
+    A day in ``unknown_days`` (keys, date) with no valid row stays null under either policy: it was reported
+    with units no one can read, which is not a day without sales."""
     spans = sales.groupBy(*key_columns(keys)).agg(F.min(DATE).alias("first_date"))
     days = F.sequence(F.col("first_date"), F.lit(training_date), F.expr("INTERVAL 1 DAY"))
     calendar = spans.select(*key_columns(keys), F.explode(days).alias(DATE))
+    if unknown_days is not None:
+        calendar = calendar.join(unknown_days.select(*key_columns(keys), DATE, F.lit(True).alias(UNKNOWN)),
+                                 on=[*keys, DATE], how="left")
+    else:
+        calendar = calendar.withColumn(UNKNOWN, F.lit(None).cast("boolean"))
     observed = sales.select(*key_columns(keys), DATE, TARGET, F.lit(False).alias(FILLED))
     joined = calendar.join(observed, on=[*keys, DATE], how="left")
     fill_value = F.lit(0.0) if fill_policy == "zero" else F.lit(None).cast("double")
     return joined.select(
         *key_columns(keys), DATE,
-        F.when(F.col(FILLED).isNull(), fill_value).otherwise(F.col(TARGET)).alias(TARGET),
+        F.when(F.col(FILLED).isNull() & F.col(UNKNOWN).isNull(), fill_value)
+        .otherwise(F.col(TARGET)).alias(TARGET),
         F.coalesce(F.col(FILLED), F.lit(True)).alias(FILLED),
     )
 
 
 def prepare_sales(sales: DataFrame, keys: Sequence[str], training_date: dt.date, fill_policy: str,
-                  min_history_days: int) -> PreparedSales:
-    """Cut at ``training_date``, quarantine unmodelable series, complete the calendars of the rest."""
+                  min_history_days: int, rejected: DataFrame | None = None) -> PreparedSales:
+    """Cut at ``training_date``, quarantine unmodelable series, complete the calendars of the rest.
+
+    ``rejected``: the rows the contract quarantined (``sales_quarantine``); their days stay null, not filled."""
     history = sales.filter(F.col(DATE) <= F.lit(training_date))
     reasons = series_reasons(history, keys, min_history_days)
     bad = reasons.filter(F.col("reason").isNotNull()).select(*key_columns(keys), "reason")
     good = reasons.filter(F.col("reason").isNull()).select(*key_columns(keys))
-    rejected = history.join(F.broadcast(bad), on=list(keys))
-    quarantined = quarantine_rows(rejected.withColumnRenamed("reason", "_series_reason"),
+    rejected_rows = history.join(F.broadcast(bad), on=list(keys))
+    quarantined = quarantine_rows(rejected_rows.withColumnRenamed("reason", "_series_reason"),
                                   F.col("_series_reason")).drop("_series_reason")
-    prepared = complete_calendars(history.join(F.broadcast(good), on=list(keys)), keys, training_date, fill_policy)
+    unknown = None if rejected is None else rejected_days(rejected, keys).filter(F.col(DATE) <= F.lit(training_date))
+    prepared = complete_calendars(history.join(F.broadcast(good), on=list(keys)), keys, training_date, fill_policy,
+                                  unknown)
     return PreparedSales(prepared, quarantined, bad.count())
-

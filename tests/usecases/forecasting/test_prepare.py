@@ -79,3 +79,22 @@ def test_the_broad_latest_date_is_the_last_day_above_the_straggler_floor(series_
     floor = STRAGGLER_SHARE * max(series_per_day.values())
     assert series_per_day[chosen] >= floor
     assert all(n < floor for d, n in series_per_day.items() if d > chosen)
+
+
+@pytest.mark.parametrize("policy", ["zero", "missing"])
+def test_a_day_whose_only_rows_were_quarantined_stays_unknown_not_zero(spark, policy: str) -> None:
+    """A typo in units, a negative count and two conflicting rows: the days were reported, so they are not days
+    without sales; an absent day still follows the fill policy."""
+    rows = [(" north ", "a", str(day(i)), "3") for i in range(20) if i not in (4, 6, 9, 12)]
+    rows += [("north", "a", str(day(6)), "3,5"), ("north", "a", str(day(9)), "-2"),  # unreadable; negative
+             ("north", "a", str(day(12)), "1"), ("north", "a", str(day(12)), "7"),  # two rows for one day
+             ("north", "a", "not a date", "4"), ("nowhere", "a", str(day(2)), "x")]  # no day; no valid series
+    sales = spark.createDataFrame(rows, "region string, sku string, date string, units_sold string")
+    contract = apply_contract(sales, sales_contract(KEYS))
+    assert contract.rows_quarantined == 6
+    result = prepare_sales(contract.valid, KEYS, day(19), policy, 5, contract.quarantined)
+    values = {r["date"]: (r["units_sold"], r["is_filled"]) for r in result.prepared.collect()}
+    assert len(values) == 20 and {r["region"] for r in result.prepared.collect()} == {"north"}
+    assert values[day(6)] == values[day(9)] == values[day(12)] == (None, True)
+    assert values[day(4)] == (0.0 if policy == "zero" else None, True)
+    assert values[day(5)] == (3.0, False)
