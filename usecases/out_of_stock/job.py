@@ -3,6 +3,7 @@ publish."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 from pyspark.sql import DataFrame
@@ -34,6 +35,9 @@ EVALUATION_SCHEMA = (
     "truth_days int, truth_days_alerted int, day_precision double, day_recall double"
 )
 ON = list(KEY)
+UNMATCHED_EXAMPLES = 3  # store-items of lead_times that match no series, named in the warning
+
+log = logging.getLogger(__name__)
 
 
 def run_generate(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
@@ -100,8 +104,16 @@ def run_detect(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:
     ctx.tables.write(signals, cfg.signals_table)
     out = ctx.tables.read(cfg.signals_table)
     n_missing = ctx.tables.read(cfg.lead_time_gaps_table).count()
+    unmatched = lead_times.select(*KEY).join(series, ON, "left_anti")
+    n_unmatched = unmatched.count()
+    if n_unmatched:  # often ids written two ways ('0012' and '12'): then most series lack a lead time too
+        first = unmatched.orderBy(*KEY).limit(UNMATCHED_EXAMPLES).collect()
+        examples = ", ".join(f"({r[0]!r}, {r[1]!r})" for r in first)
+        log.warning("out_of_stock.detect: %d lead_times row(s) match no store-item of %s and are unused, e.g. %s; "
+                    "%d store-item(s) have no lead time", n_unmatched, cfg.store_item_daily_table, examples, n_missing)
     return TaskReport(demand.count(), out.count(), metrics={
-        "series_without_lead_time": float(n_missing), "lead_time_rows_quarantined": float(ctx.quarantined)})
+        "series_without_lead_time": float(n_missing), "lead_time_rows_quarantined": float(ctx.quarantined),
+        "lead_time_rows_unmatched": float(n_unmatched)})
 
 
 def run_evaluate(ctx: TaskContext[Cfg], cfg: Cfg) -> TaskReport:

@@ -64,6 +64,8 @@ def user_files(tmp_path: Path, cut: int) -> tuple[Path, Path, Path]:
     daily.to_csv(full, index=False)
     leads = pd.concat(frames)[["store_id", "item_id", "lead_time_days"]].drop_duplicates().iloc[2:]
     leads.iloc[0, 2] = -1                                        # invalid: quarantined, series without lead time
+    orphan = pd.DataFrame({"store_id": ["S-none"], "item_id": ["I-none"], "lead_time_days": [3]})
+    leads = pd.concat([leads, orphan])                          # a store-item the daily table does not have
     lead_path = tmp_path / "lead_times.csv"
     leads.to_csv(lead_path, index=False)
     return past, full, lead_path
@@ -78,8 +80,10 @@ def test_users_own_files_bad_rows_and_no_future_leakage(spark, tmp_path: Path, m
         warehouse = tmp_path / f"wh_{name}"
         params = {"store_item_daily_table": str(path), "lead_times_table": str(leads),
                   "ground_truth_table": "no_ground_truth_here", "generate_data": "false", "plot_top_items": "1"}
-        run_job(load_bundle(REPO_ROOT), "out_of_stock", overrides=params, warehouse=str(warehouse))
+        results = run_job(load_bundle(REPO_ROOT), "out_of_stock", overrides=params, warehouse=str(warehouse))
         outputs[name] = store(spark, warehouse)
+        detect = next(r.report for r in results if r.task == "detect")
+        assert detect.metrics["lead_time_rows_unmatched"] == 1 and detect.metrics["series_without_lead_time"] == 3
     tables = outputs["full"]
     reasons = [r["quarantine_reason"] for r in tables.read("store_item_daily_quarantine").collect()]
     assert sum("duplicate key" in r for r in reasons) == 2
