@@ -53,6 +53,17 @@ USER_ERRORS = (ConfigError, ContractError, IdentifierError, TableNotFoundError, 
 RUNTIME_ARGS = ("job_run_id",)
 VERBOSE_ENV = "USECASES_VERBOSE"
 STAGING_PREFIX = "_staged_"
+# A staging table is dropped when its task ends; one whose task was killed is dropped by a later task once it is
+# this old (its name carries its creation time): no task runs that long, so no live task still reads it.
+ABANDONED_STAGING_S = 24 * 3600
+
+
+def staging_created_at(name: str) -> float | None:
+    """When a staging table was created (epoch seconds, from its name), or None for a name without the time."""
+    parts = name.split("_")
+    if not name.startswith(STAGING_PREFIX) or len(parts) < 3 or not parts[-2].isdigit():
+        return None
+    return float(parts[-2])
 
 
 def quarantine_table(input_table: str) -> str:
@@ -216,7 +227,31 @@ class TaskContext(Generic[C]):
         return added
 
     def _staging_name(self, label: str) -> str:
-        return f"{STAGING_PREFIX}{self.usecase}_{self.task}_{label}_{uuid.uuid4().hex[:10]}"
+        return f"{STAGING_PREFIX}{self.usecase}_{self.task}_{label}_{int(time.time())}_{uuid.uuid4().hex[:10]}"
+
+    def drop_abandoned_staging(self, now: float | None = None) -> list[str]:
+        """Drop staging tables left by killed tasks (older than ``ABANDONED_STAGING_S``); return their names.
+
+        A killed process never reaches ``close``, so its staging tables would otherwise stay in the schema for
+        good. Never fatal: a table that cannot be listed or dropped is logged and left."""
+        now = time.time() if now is None else now
+        dropped = []
+        try:
+            names = [n for n in self.tables.list_tables() if n.startswith(STAGING_PREFIX)]
+        except Exception as exc:  # listing is housekeeping, not the task's work
+            log.warning("could not list staging tables: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            return dropped
+        for name in names:
+            created = staging_created_at(name)
+            if created is None or now - created < ABANDONED_STAGING_S:
+                continue
+            try:
+                self.tables.drop(name)
+                dropped.append(name)
+                log.info("dropped staging table %s left by a task that did not finish", name)
+            except Exception as exc:
+                log.warning("could not drop abandoned staging table %s: %s", name, exc)
+        return dropped
 
     @contextmanager
     def staged(self, df: DataFrame, label: str) -> Iterator[DataFrame]:
@@ -309,6 +344,7 @@ class TaskEntryPoint(Generic[C]):
                                           run_context=runtime)
         from shared.progress import spark_progress
 
+        ctx.drop_abandoned_staging()
         with spark_progress(spark, self.prog):
             try:
                 report = self.fn(ctx, config)

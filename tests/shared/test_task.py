@@ -148,3 +148,25 @@ def test_staged_duplicate_keys_give_the_same_split_as_the_lazy_check(spark) -> N
     assert_df_equality(lazy.valid, eager.valid, ignore_row_order=True)
     assert_df_equality(lazy.quarantined, eager.quarantined, ignore_row_order=True)
     assert (eager.rows_in, eager.rows_quarantined) == (6, 5)
+
+
+def test_staging_tables_of_killed_tasks_are_dropped_once_old_and_others_kept(spark, tables) -> None:
+    """A killed task never drops its staging tables; a later task drops those older than a day, nothing else."""
+    import time as clock
+
+    from shared.task import ABANDONED_STAGING_S, STAGING_PREFIX, staging_created_at
+
+    ctx: TaskContext[ToyConfig] = TaskContext(spark, tables, "toy", "clean")
+    one_row = spark.range(1)
+    now = clock.time()
+    old = f"{STAGING_PREFIX}toy_clean_rows_{int(now - ABANDONED_STAGING_S - 60)}_0123456789"
+    recent = f"{STAGING_PREFIX}toy_score_rows_{int(now - 60)}_abcdef0123"
+    undated = f"{STAGING_PREFIX}toy_clean_rows_abcdef0123"  # an older layout: its age is unknown, so it stays
+    for name in (old, recent, undated, "users_table"):
+        tables.write(one_row, name)
+    live = ctx.stage(one_row, "mine")  # this task's own, created now
+    assert staging_created_at(old) == int(now - ABANDONED_STAGING_S - 60) and staging_created_at(undated) is None
+    assert ctx.drop_abandoned_staging(now) == [old]
+    assert set(tables.list_tables()) == {recent, undated, "users_table", *ctx.staging_tables}
+    assert live.count() == 1
+    ctx.close()
