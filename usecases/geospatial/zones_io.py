@@ -46,9 +46,10 @@ def feature_collection_to_frame(text: str) -> pd.DataFrame:
     """FeatureCollection JSON to zones rows, all as text for the contract to cast and check.
 
     zone_id: the first of properties zone_id/id/ZONE_ID/LocationID/OBJECTID holding a value (not null, not blank),
-    else the feature's ``id``, else its position (1-based). name: properties name/zone_name/zone/NAME, else the
-    zone_id. geometry: the feature's geometry as GeoJSON text, or as given when it is a string (WKT); null when
-    absent, which the contract quarantines. A file that is not a
+    else the feature's ``id``; else, where an id property is there but blank, blank (the contract quarantines it,
+    as it does a blank id in a table), and where none is there, its position (1-based). name: properties
+    name/zone_name/zone/NAME, else the zone_id. geometry: the feature's geometry as GeoJSON text, or as given
+    when it is a string (WKT); null when absent, which the contract quarantines. A file that is not a
     FeatureCollection, or a feature that is not an object, raises ZonesFileError with what was found instead.
     """
     try:
@@ -69,8 +70,11 @@ def feature_collection_to_frame(text: str) -> pd.DataFrame:
         props = feature.get("properties")
         props = props if isinstance(props, dict) else {}
         zone_id = next((props[k] for k in ZONE_ID_KEYS if _given(props.get(k))), None)
-        if zone_id is None:
-            zone_id = feature.get("id") if _given(feature.get("id")) else position
+        if zone_id is None and _given(feature.get("id")):
+            zone_id = feature.get("id")
+        elif zone_id is None:  # an id property left blank stays blank (quarantined): no id is invented for it
+            blank = any(k in props and props[k] is not None for k in ZONE_ID_KEYS)
+            zone_id = "" if blank else position
         name = next((props[k] for k in NAME_KEYS if _given(props.get(k))), zone_id)
         geometry = feature.get("geometry")
         text = geometry if isinstance(geometry, str) else json.dumps(geometry) if geometry else None

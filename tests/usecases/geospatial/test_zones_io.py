@@ -26,15 +26,15 @@ def test_feature_collection_rows(tmp_path) -> None:
     assert json.loads(frame["geometry"][0]) == POLY and frame["geometry"][2] is None
 
 
-def test_blank_ids_and_names_fall_back_as_missing_ones_do() -> None:
+def test_blank_ids_and_names_fall_back_to_the_feature_id_and_are_never_invented() -> None:
     collection = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "id": "ZN-1", "properties": {"zone_id": "", "name": "  "}, "geometry": POLY},
         {"type": "Feature", "id": " ", "properties": {"LocationID": "  ", "OBJECTID": 12}, "geometry": POLY},
-        {"type": "Feature", "id": "", "properties": {"zone_id": None}, "geometry": POLY},
+        {"type": "Feature", "id": "", "properties": {"zone_id": " "}, "geometry": POLY},
     ]}
     frame = feature_collection_to_frame(json.dumps(collection))
-    assert frame["zone_id"].tolist() == ["ZN-1", "12", "3"]
-    assert frame["name"].tolist() == ["ZN-1", "12", "3"]
+    assert frame["zone_id"].tolist() == ["ZN-1", "12", ""]  # a blank id with nothing to fall back on stays blank
+    assert frame["name"].tolist() == ["ZN-1", "12", ""]
 
 
 def test_other_json_is_not_a_feature_collection(tmp_path) -> None:
