@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from shared.identifiers import quote_identifier
@@ -28,3 +28,14 @@ def key_columns(keys: Sequence[str]) -> list[Column]:
 def key_schema(keys: Sequence[str]) -> str:
     """DDL of the key columns as text (``applyInPandas`` output schemas, frames built on the driver)."""
     return ", ".join(f"{quote_identifier(k)} string" for k in keys)
+
+
+def keys_as_configured(df: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """``df`` with its key columns named exactly as configured.
+
+    Spark matches column names regardless of case, pandas does not: a table an earlier run wrote with
+    ``store_id`` keeps that name when this run, configured with ``Store_ID``, replaces its rows, and the pandas
+    code reading it back would not find the key."""
+    wanted = {k.lower(): k for k in keys}
+    names = [wanted.get(c.lower(), c) for c in df.columns]
+    return df if names == df.columns else df.toDF(*names)

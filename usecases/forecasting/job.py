@@ -26,7 +26,7 @@ from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport, qua
 from shared.tracking import lineage_tags, log_metrics
 from usecases.forecasting import publish as pub
 from usecases.forecasting.backtest import backtest_one_series, metrics_schema
-from usecases.forecasting.columns import key_columns
+from usecases.forecasting.columns import key_columns, keys_as_configured
 from usecases.forecasting.config import ForecastingConfig
 from usecases.forecasting.contracts import sales_contract
 from usecases.forecasting.gate import GateData, gate_series
@@ -60,6 +60,12 @@ def run_generate(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) ->
     return TaskReport(0, rows, balanced=False, metrics={"series": float(cfg.n_stores * cfg.n_items)})
 
 
+def _read(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig, table: str) -> DataFrame:
+    """A table this job wrote, its key columns named as this run's config names them (an earlier run may have
+    spelled them in another case)."""
+    return keys_as_configured(ctx.tables.read(table), cfg.keys)
+
+
 def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
     """Contract-check ``sales``, cut at the training date, quarantine short series, complete calendars."""
     contract = sales_contract(cfg.keys)
@@ -71,7 +77,7 @@ def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
     series_rows = ctx.add_to_quarantine(contract.table, result.quarantined)
     reason = reason_column(valid.columns)  # few distinct texts: one per reason and observed-day count
     ctx.note_reasons({r[reason]: r["count"] for r in result.quarantined.groupBy(reason).count().collect()})
-    prepared = ctx.tables.read(cfg.prepared_table)
+    prepared = _read(ctx, cfg, cfg.prepared_table)
     counts = prepared.groupBy(FILLED, F.col("units_sold").isNull().alias("unknown")).count().collect()  # <= 4 rows
     filled = sum(r["count"] for r in counts if r[FILLED])
     observed = sum(r["count"] for r in counts if not r[FILLED])
@@ -94,7 +100,7 @@ def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
 
 
 def _prepared(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> tuple[DataFrame, dt.date, int]:
-    prepared = ctx.tables.read(cfg.prepared_table)
+    prepared = _read(ctx, cfg, cfg.prepared_table)
     # one pass for both: a struct is never null, so this counts what distinct().count() counts
     training_date, n_series = prepared.agg(F.max("training_date"),
                                            F.count_distinct(F.struct(*key_columns(cfg.keys)))).first()
@@ -113,7 +119,7 @@ def _choices(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig, traini
     """One row per series (keys, chosen_model) from the backtest of ``training_date``."""
     if not ctx.tables.exists(cfg.metrics_table):
         raise InputError(f"{cfg.metrics_table} does not exist: run the backtest task before train_forecast")
-    metrics = ctx.tables.read(cfg.metrics_table).filter(F.col("training_date") == F.lit(training_date))
+    metrics = _read(ctx, cfg, cfg.metrics_table).filter(F.col("training_date") == F.lit(training_date))
     return metrics.filter(F.col("model") == F.col(CHOSEN)).select(*key_columns(cfg.keys), CHOSEN)
 
 
@@ -138,7 +144,7 @@ def run_train_forecast(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConf
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     wall = time.perf_counter() - started
-    written = ctx.tables.read(cfg.models_table).filter(F.col("training_date") == F.lit(training_date))
+    written = _read(ctx, cfg, cfg.models_table).filter(F.col("training_date") == F.lit(training_date))
     ctx.tables.write(pub.errors_from_results(written, keys), cfg.errors_table,
                      replace_where={"training_date": training_date})
     per_model = [F.sum((F.col("model") == m).cast("int")).alias(m) for m in cfg.candidate_models]
@@ -179,7 +185,7 @@ def run_backtest(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) ->
         ctx.tables.write(metrics_df, cfg.metrics_table, replace_where={"training_date": training_date})
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    written = ctx.tables.read(cfg.metrics_table).filter(F.col("training_date") == F.lit(training_date))
+    written = _read(ctx, cfg, cfg.metrics_table).filter(F.col("training_date") == F.lit(training_date))
     aggregates = pub.aggregate_metrics(written, keys)
     return TaskReport(n_series, written.count(), balanced=False, metrics=aggregates)
 
@@ -189,8 +195,8 @@ def run_publish(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
     through the registry's fair gate (both versions scored on this run's last backtest window, ``gate.py``)."""
     prepared, training_date, _ = _prepared(ctx, cfg)
     on_date = F.col("training_date") == F.lit(training_date)
-    results = ctx.tables.read(cfg.models_table).filter(on_date)
-    metrics = ctx.tables.read(cfg.metrics_table).filter(on_date)
+    results = _read(ctx, cfg, cfg.models_table).filter(on_date)
+    metrics = _read(ctx, cfg, cfg.metrics_table).filter(on_date)
     scratch = _task_scratch(cfg, "publish")
     settings = ForecastSettings.from_config(cfg, str(scratch))
     inputs = {"sales": cfg.sales_table, "sales_prepared": cfg.prepared_table, "forecast_metrics": cfg.metrics_table,
@@ -199,7 +205,7 @@ def run_publish(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
         forecasts = pub.explode_forecasts(results, cfg.keys, run.info.run_id)
         ctx.tables.write(forecasts, cfg.forecasts_table, replace_where={"training_date": training_date})
         aggregates = pub.aggregate_metrics(metrics, cfg.keys)
-        log_figures(prepared, ctx.tables.read(cfg.forecasts_table).filter(on_date), metrics, cfg)
+        log_figures(prepared, _read(ctx, cfg, cfg.forecasts_table).filter(on_date), metrics, cfg)
         gate = GateData(ctx.spark, cfg.keys, challenger, metrics, prepared, settings, cfg.backtest_horizon,
                         cfg.partitions)
         try:
@@ -212,7 +218,7 @@ def run_publish(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
                            "unforecast_series": float(results.filter(F.col("model").isNull()).count()),
                            "gate_smape": registration.value, "promoted": float(registration.promoted)})
         log_metrics({k: v for k, v in aggregates.items() if math.isfinite(v)})
-    rows = ctx.tables.read(cfg.forecasts_table).filter(on_date).count()
+    rows = _read(ctx, cfg, cfg.forecasts_table).filter(on_date).count()
     aggregates["registered_version"] = float(registration.version)
     return TaskReport(int(aggregates["series"]), rows, balanced=False, metrics=aggregates,
                       summary=publish_summary(aggregates, cfg, int(registration.version)))

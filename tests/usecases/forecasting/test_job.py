@@ -132,3 +132,10 @@ def test_users_file_with_other_keys_and_broken_series(spark, warehouse: Path, ml
     assert forecasts["yhat_lower"].isna().all()  # no intervals asked for: none sampled
     used = forecasts.groupby(["region", "sku"])["model"].first()
     assert (used == choice["chosen_model"].reindex(used.index)).all()  # each series forecast by its choice
+
+    # The same file re-run with the key columns spelled in another case: Spark matches them, and the tables the
+    # first run wrote (keyed "region", "sku") are read back under this run's names, not lost to a KeyError.
+    again = run_job(load_bundle(REPO_ROOT), "forecasting", warehouse=str(warehouse), echo=quiet,
+                    overrides={**overrides, "key_columns": "Region,SKU"})
+    assert {r.task: r.report.rows_out for r in again}["publish"] == 5 * 14
+    assert store.read("forecasts").count() == len(forecasts)  # the training date's rows replaced, not added

@@ -98,3 +98,12 @@ def test_a_day_whose_only_rows_were_quarantined_stays_unknown_not_zero(spark, po
     assert values[day(6)] == values[day(9)] == values[day(12)] == (None, True)
     assert values[day(4)] == (0.0 if policy == "zero" else None, True)
     assert values[day(5)] == (3.0, False)
+
+
+def test_key_columns_are_renamed_to_the_configured_case_and_nothing_else_changes(spark) -> None:
+    from usecases.forecasting.columns import keys_as_configured
+
+    df = spark.createDataFrame([("n", "a", 1.0)], "region string, `SKU.code` string, units_sold double")
+    renamed = keys_as_configured(df, ["Region", "sku.CODE"])
+    assert renamed.columns == ["Region", "sku.CODE", "units_sold"] and renamed.collect()[0] == ("n", "a", 1.0)
+    assert keys_as_configured(df, ["region", "SKU.code"]) is df
