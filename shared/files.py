@@ -10,6 +10,7 @@ CSV files are read as text, never inferred, so the contract decides every type w
   quoted field may span lines (GeoJSON, addresses).
 - encoding: UTF-8, with or without a BOM.
 - empty fields (``a,,b`` and ``a,"",b``) are null.
+- a line of only whitespace (spaces, tabs, a stray ``\r``) is a blank line and skipped, as readers skip blank lines.
 - a row whose field count differs from the header's is kept, flagged in a column marked with
   ``MALFORMED_ROW_METADATA``; the contract quarantines it with the raw line as its reason.
 
@@ -25,9 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from shared.contracts import MALFORMED_ROW_METADATA
+from shared.identifiers import quote_identifier
 
 CSV_SUFFIXES = (".csv", ".tsv")
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -112,7 +115,7 @@ def read_csv(spark: SparkSession, path: str, delimiter: str | None = None) -> Da
         + [StructField(malformed, StringType(), True, metadata={
             MALFORMED_ROW_METADATA: f"row does not have the header's {len(dialect.columns)} fields"})]
     )
-    return (
+    rows = (
         spark.read.schema(schema)
         .option("header", True)
         .option("enforceSchema", True)  # names come from our own header parse (trimmed, de-duplicated)
@@ -125,6 +128,22 @@ def read_csv(spark: SparkSession, path: str, delimiter: str | None = None) -> Da
         .option("columnNameOfCorruptRecord", malformed)
         .csv(path)
     )
+    raw = F.col(quote_identifier(malformed))
+    # Spark refuses a query of a raw CSV that reads its corrupt-record column alone (as a contract's row count
+    # does when no column has a check of its own, e.g. only nullable text): tie it to the first data column with
+    # an always-empty suffix, so every query of this frame reads a data column too.
+    guard = F.substring(F.coalesce(F.col(quote_identifier(dialect.columns[0])), F.lit("")), 1, 0)
+    tied = F.when(raw.isNotNull(), F.concat(raw, guard)).alias(malformed, metadata=schema[malformed].metadata)
+    rows = rows.select(*[F.col(quote_identifier(c)) for c in dialect.columns], tied)
+    if len(dialect.columns) < 2:  # one column: a line of spaces is one (blank) field, never a malformed row
+        return rows
+    # A line holding only whitespace, such as the lone "\r" a blank line leaves in a file with mixed line endings,
+    # is a blank line, which readers skip; Spark's reader keeps it as a one-field malformed row.
+    blank = F.col(quote_identifier(malformed)).isNotNull() & (
+        F.regexp_replace(F.col(quote_identifier(malformed)), r"\s+", "") == "")
+    for name in dialect.columns[1:]:
+        blank &= F.col(quote_identifier(name)).isNull()
+    return rows.filter(~blank)
 
 
 def _is_json_lines(first: Path) -> bool:

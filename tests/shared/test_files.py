@@ -95,6 +95,16 @@ def test_rows_with_the_wrong_field_count_are_quarantined_with_the_raw_line(spark
     assert result.quarantined.columns == ["zone_id", "name", "geometry", REASON]
 
 
+def test_lines_of_only_whitespace_are_blank_lines_not_rows(spark, tmp_path: Path) -> None:
+    """A blank line of a file with mixed line endings leaves a lone carriage return; spaces alone likewise."""
+    text = "zone_id,name,geometry\nA,one,POINT (0 0)\n\r\n  \t\nB,two,POINT (1 1)\n \n"
+    result = apply_contract(read_file(spark, write(tmp_path / "z.csv", text)), ZONES)
+    assert (result.rows_in, result.rows_valid, result.rows_quarantined) == (2, 2, 0)
+    one_column = Contract(table="ids", columns=(ColumnSpec("zone_id", "string", nullable=True),))
+    kept = apply_contract(read_file(spark, write(tmp_path / "ids.csv", "zone_id\nA\n  \nB\n")), one_column)
+    assert kept.rows_in == 3  # in a one-column file a line of spaces is a field (a blank value), not a blank line
+
+
 def test_csv_integers_written_by_pandas_as_floats_pass(spark, tmp_path: Path) -> None:
     """The tester's finding: a pandas-written CSV with ``54.0`` in integer columns was quarantined entirely."""
     text = "point_id,count,lat\n00M,54.0,1.5\nFJI,3.0,2\n11-Sault-au-Récollet,7,3\n"
