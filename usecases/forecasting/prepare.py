@@ -29,7 +29,7 @@ from shared.casts import cast_column
 from shared.contracts import quarantine_rows
 from shared.identifiers import quote_identifier
 from shared.task import InputError
-from usecases.forecasting.columns import key_columns
+from usecases.forecasting.columns import key_columns, key_schema
 from usecases.forecasting.contracts import DATE, TARGET
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,7 @@ def rejected_days(quarantined: DataFrame, keys: Sequence[str]) -> DataFrame:
     columns with the contract's own casts, so a key or date reads the same as in a valid row."""
     names = [*keys, DATE]
     if any(name not in quarantined.columns for name in names):
-        return quarantined.sparkSession.createDataFrame(
-            [], ", ".join(f"`{k}` string" for k in keys) + f", {DATE} date")
+        return quarantined.sparkSession.createDataFrame([], f"{key_schema(keys)}, {DATE} date")
     typed = [cast_column(F.col(quote_identifier(k)), StringType(), k, "string", is_id=True).value.alias(k)
              for k in keys]
     when = cast_column(F.col(DATE), StringType(), DATE, "date").value.alias(DATE)
