@@ -13,6 +13,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from torch.utils.data import DataLoader, IterableDataset
 
+from usecases.vision.images import file_name
+
 SHARD_COLUMNS = ["pixels", "label_index"]
 READ_BATCH_ROWS = 512
 
@@ -29,8 +31,7 @@ def export_shards(prepared: DataFrame, split: str, folder: str, num_shards: int)
     rows = prepared.filter(F.col("split") == split).select("path", *SHARD_COLUMNS)
     # The file's name and class, not its full path: the same images under another folder (each test's or run's
     # own warehouse, another volume) fall into the same shards.
-    name = F.element_at(F.split(F.col("path"), "/"), -1)
-    shard = F.pmod(F.xxhash64(name, F.col("label_index")), F.lit(num_shards))
+    shard = F.pmod(F.xxhash64(file_name(), F.col("label_index")), F.lit(num_shards))
     for i in range(num_shards):
         (rows.filter(shard == i).coalesce(1).sortWithinPartitions("path").drop("path")
          .write.mode("overwrite").parquet(f"{folder}/shard-{i:05d}"))

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator, Sequence
 
 import pandas as pd
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, IntegerType, StringType, StructField, StructType
 
@@ -124,6 +124,11 @@ def flag_unknown_labels(decoded: DataFrame, classes: Sequence[str]) -> DataFrame
     return decoded.withColumn("reason", F.coalesce(F.col("reason"), F.when(~known | F.col("label").isNull(), unknown)))
 
 
+def file_name(path: str = "path") -> Column:
+    """The last part of an image's path: what identifies it wherever the image set is copied or mounted."""
+    return F.element_at(F.split(F.col(path), "/"), -1)
+
+
 def assign_splits(df: DataFrame, val_fraction: float, test_fraction: float, seed: int) -> DataFrame:
     """Add ``split`` (train/val/test), stratified by ``label`` and seeded: each label's rows are ordered by a
     seeded hash of the file's name and the first ceil(test_fraction * n) go to test, the next ones to val.
@@ -131,7 +136,7 @@ def assign_splits(df: DataFrame, val_fraction: float, test_fraction: float, seed
     The name, not the full path: the same images copied or mounted elsewhere (another volume, another machine)
     get the same split, so runs on either side train and test on the same images.
     """
-    name = F.element_at(F.split(F.col("path"), "/"), -1)
+    name = file_name()
     order = Window.partitionBy("label").orderBy(F.xxhash64(name, F.lit(seed)), name, F.col("path"))
     position = (F.row_number().over(order) - 1) / F.count(F.lit(1)).over(Window.partitionBy("label"))
     split = F.when(position < test_fraction, "test").when(position < test_fraction + val_fraction, "val")
