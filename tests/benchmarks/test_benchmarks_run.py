@@ -15,6 +15,7 @@ TINY_ARGS = {
     "core": ["--rows", "2000", "--repeats", "1"],
     "contracts": ["--rows", "5000", "--repeats", "1", "--bad_every", "100"],
     "fraud_scoring": ["--rows", "4000", "--train_rows", "3000", "--depths", "3", "--repeats", "1"],
+    "fraud_review_queue": ["--rows", "5000", "--leaves", "20", "--repeats", "1"],
     "out_of_stock": ["--stores", "1", "--items", "3", "--days", "150"],
     "out_of_stock_real": ["--stores", "2", "--items", "4", "--phantom", "2", "--late", "1", "--shelf", "1"],
     "forecasting": ["--series", "2", "--days", "400"],

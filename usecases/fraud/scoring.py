@@ -30,12 +30,28 @@ def score_with_sql(
 
 
 def review_queue(scores: DataFrame) -> DataFrame:
-    """Rows needing review, ranked most uncertain first (probability nearest 0.5, then least support).
+    """Rows needing review, ranked most uncertain first (probability nearest 0.5, then least support, then
+    transaction id).
 
-    Columns: the score columns plus ``uncertainty`` (1 - |2p - 1|) and ``review_rank`` (1 = look first).
+    Columns: the score columns plus ``uncertainty`` (1 - |2p - 1|) and ``review_rank`` (1 = look first, no gaps).
+
+    Why not one ``row_number`` over the whole queue: a window without a partition moves every row to one task, so
+    the queue's size is capped by one core and its memory. A tree gives every row of a leaf the same probability
+    and support, so the queue holds a few (uncertainty, support) groups, one per uncertain leaf: their sizes (a
+    small aggregate) give each group's offset, and the rows are numbered within their group, groups in parallel.
+    A group never splits, so the largest leaf is the largest task.
     """
     queue = scores.filter(F.col("needs_review")).withColumn(
         "uncertainty", 1 - F.abs(2 * F.col("probability") - 1)
     )
-    order = Window.orderBy(F.col("uncertainty").desc(), F.col("support").asc(), F.col("transaction_id").asc())
-    return queue.withColumn("review_rank", F.row_number().over(order))
+    group = ["uncertainty", "support"]
+    ranked_before = Window.orderBy(F.col("uncertainty").desc(), F.col("support").asc()).rowsBetween(
+        Window.unboundedPreceding, -1)
+    offsets = queue.groupBy(*group).count().select(
+        F.col("uncertainty").alias("_u"), F.col("support").alias("_s"),
+        F.coalesce(F.sum("count").over(ranked_before), F.lit(0)).alias("_offset"))
+    within = F.row_number().over(Window.partitionBy(*group).orderBy(F.col("transaction_id").asc()))
+    # null-safe: a null support (or probability) is one group of its own, as the ordering treats it
+    same_group = F.col("uncertainty").eqNullSafe(F.col("_u")) & F.col("support").eqNullSafe(F.col("_s"))
+    rank = (F.col("_offset") + within).cast("int")  # an int, as a plain row_number gave
+    return queue.join(offsets, same_group).withColumn("review_rank", rank).drop("_u", "_s", "_offset")
