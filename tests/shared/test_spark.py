@@ -6,6 +6,7 @@ import os
 import sys
 
 import pandas as pd
+import pytest
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType
 
@@ -50,3 +51,38 @@ def test_task_slots_are_the_local_masters_cores_not_the_shuffle_setting(spark) -
     master = spark.sparkContext.master
     assert task_slots(spark) == (os.cpu_count() if master == "local[*]" else int(master[len("local["):-1]))
     assert spark.sparkContext.defaultParallelism == 4  # what the local settings set, whatever the cores
+
+
+def test_user_java_options_come_after_ours(monkeypatch) -> None:
+    from shared.spark import JAVA_OPTIONS_ENV, LOCAL_GC, java_options
+
+    monkeypatch.delenv(JAVA_OPTIONS_ENV, raising=False)
+    ours = java_options()
+    assert ours.startswith("-Dlog4j2.configurationFile=") and ours.endswith(f" {LOCAL_GC}")
+    monkeypatch.setenv(JAVA_OPTIONS_ENV, "  -Xss4m -XX:TieredStopAtLevel=1 ")
+    assert java_options() == f"{ours} -Xss4m -XX:TieredStopAtLevel=1"  # last wins in the JVM: the user's
+    monkeypatch.setenv(JAVA_OPTIONS_ENV, "   ")
+    assert java_options() == ours
+
+
+def test_a_users_collector_replaces_ours(monkeypatch) -> None:
+    """The JVM refuses to start with two collectors, so the user's choice is the only one passed."""
+    from shared.spark import JAVA_OPTIONS_ENV, LOCAL_GC, java_options
+
+    monkeypatch.setenv(JAVA_OPTIONS_ENV, "-XX:+UseG1GC")
+    assert LOCAL_GC not in java_options() and java_options().endswith(" -XX:+UseG1GC")
+
+
+def test_the_local_jvm_runs_the_throughput_collector(spark) -> None:
+    """The session the tests share was started with our options: its JVM reports the parallel collector."""
+    import subprocess
+
+    from benchmarks._proc import java_children
+
+    jvms = java_children()
+    if not jvms:
+        pytest.skip("no local JVM child (a remote or Connect session)")
+    flags = subprocess.run(["jcmd", str(jvms[0]), "VM.flags"], capture_output=True, text=True, timeout=60).stdout
+    if not flags:
+        pytest.skip("jcmd is not available to read the JVM's flags")
+    assert "-XX:+UseParallelGC" in flags
