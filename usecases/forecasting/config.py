@@ -88,7 +88,8 @@ class ForecastingConfig(JobConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.key_columns:
-            raise ConfigError("key_columns must name at least one series key column")
+            raise ConfigError("key_columns must name at least one series key column (for a single series, add a "
+                              "column holding one value, e.g. series=all, and name it here)")
         if len(set(self.key_columns)) != len(self.key_columns):
             raise ConfigError(f"key_columns has duplicates: {self.key_columns}")
         reserved = {"date", "units_sold", "ds", "y", "yhat", "model", "training_date"}

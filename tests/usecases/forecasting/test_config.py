@@ -28,6 +28,7 @@ def test_holidays_country_takes_any_code_the_holidays_package_supports_or_none()
         (["--logistic_cap_factor=1.0"], "logistic_cap_factor must be > 1"),
         (["--interval_width=1.5"], "interval_width"),
         (["--key_columns=store_id,store_id"], "duplicates"),
+        (["--key_columns="], "for a single series, add a column holding one value"),
         (["--key_columns=date"], "reserved"),
         (["--training_date=2024-13-01"], "ISO date"),
         (["--horizon=0"], "horizon must be >= 1"),
