@@ -54,9 +54,10 @@ LOCAL_SETTINGS: dict[str, str] = {
 JAVA_OPTIONS_ENV = "USECASES_JAVA_OPTIONS"  # extra options for the local driver JVM (GC, JIT, diagnostics)
 # The throughput collector, not the JVM's default G1, for the local driver: a batch job wants the fewest CPU
 # seconds, not short pauses, and on a laptop the JVM shares its few cores with Python workers. Measured on
-# 2 cores (1 December, one run each way): fraud anchor 122 -> 112 s, out_of_stock anchor 402 -> 354 s (JVM peak
-# RSS 4.87 -> 4.69 GB), forecasting's first grouped map 8.0-8.5 -> 6.8-7.2 JVM CPU seconds. Databricks sets
-# its own JVM; this is only the local session's.
+# 2 cores (1 December, a noisy machine): fraud anchor 122 -> 112 s and out_of_stock anchor 402 -> 354 s (one run
+# each way; JVM peak RSS 4.87 -> 4.69 GB), fraud half 116 -> 107 and 90 -> 83 s (alternating pairs), the JVM's CPU
+# in forecasting's first grouped map 8.0-8.5 -> 6.8-7.2 s (alternating runs; one later full benchmark: 9.9).
+# Databricks sets its own JVM; this is only the local session's.
 LOCAL_GC = "-XX:+UseParallelGC"
 
 
