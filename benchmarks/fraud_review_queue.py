@@ -33,7 +33,9 @@ def global_window_queue(scores):  # DataFrame -> DataFrame
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    queue = scores.filter(F.col("needs_review")).withColumn("uncertainty", 1 - F.abs(2 * F.col("probability") - 1))
+    from usecases.fraud.scoring import review_rows
+
+    queue = review_rows(scores)
     order = Window.orderBy(F.col("uncertainty").desc(), F.col("support").asc(), F.col("transaction_id").asc())
     return queue.withColumn("review_rank", F.row_number().over(order))
 

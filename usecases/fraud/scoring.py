@@ -29,6 +29,11 @@ def score_with_sql(
     )
 
 
+def review_rows(scores: DataFrame) -> DataFrame:
+    """The rows needing review, with ``uncertainty`` (1 - |2p - 1|: 1 at p = 0.5, 0 at p = 0 or 1)."""
+    return scores.filter(F.col("needs_review")).withColumn("uncertainty", 1 - F.abs(2 * F.col("probability") - 1))
+
+
 def review_queue(scores: DataFrame) -> DataFrame:
     """Rows needing review, ranked most uncertain first (probability nearest 0.5, then least support, then
     transaction id).
@@ -41,9 +46,7 @@ def review_queue(scores: DataFrame) -> DataFrame:
     small aggregate) give each group's offset, and the rows are numbered within their group, groups in parallel.
     A group never splits, so the largest leaf is the largest task.
     """
-    queue = scores.filter(F.col("needs_review")).withColumn(
-        "uncertainty", 1 - F.abs(2 * F.col("probability") - 1)
-    )
+    queue = review_rows(scores)
     group = ["uncertainty", "support"]
     ranked_before = Window.orderBy(F.col("uncertainty").desc(), F.col("support").asc()).rowsBetween(
         Window.unboundedPreceding, -1)
