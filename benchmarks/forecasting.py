@@ -145,12 +145,11 @@ def run_pool(prepared: pd.DataFrame, task: str, seed: int, scratch: str, warm: p
 
 def run_spark(spark, prepared_df, work, schema: str, out: Path) -> float:  # SparkSession, DataFrame
     from shared.grouped import map_groups_in_partitions
-    from usecases.forecasting.partitioning import BUCKET, partition_count, with_balanced_buckets
+    from usecases.forecasting.partitioning import BUCKET, balance_series
 
     started = time.perf_counter()
-    n_series = prepared_df.select(*KEYS).distinct().count()
-    n = partition_count(spark, n_series)
-    (map_groups_in_partitions(with_balanced_buckets(prepared_df, KEYS, n), [BUCKET, *KEYS], ["date"], work, schema)
+    balanced = balance_series(prepared_df, KEYS)
+    (map_groups_in_partitions(balanced.rows, [BUCKET, *KEYS], ["date"], work, schema)
      .write.mode("overwrite").parquet(str(out)))
     return time.perf_counter() - started
 

@@ -34,7 +34,7 @@ from usecases.forecasting.columns import key_columns, key_schema
 from usecases.forecasting.forecaster_model import MODEL_KINDS, SEASONAL_NAIVE
 from usecases.forecasting.metrics import accuracy
 from usecases.forecasting.model import ForecastSettings, fit_settings, point_forecast, to_history
-from usecases.forecasting.partitioning import BUCKET, partition_count, with_balanced_buckets
+from usecases.forecasting.partitioning import BUCKET, balance_series
 
 log = logging.getLogger(__name__)
 GATE_METRIC = "gate_smape"  # registry key metric: mean over series of the last-fold sMAPE (percent, lower is better)
@@ -136,13 +136,11 @@ class GateData:
         def score(pdf: pd.DataFrame) -> pd.DataFrame:
             return refit_last_fold(pdf, keys, point, horizon)
 
-        n_series = todo.count()
-        if n_series == 0:
+        balanced = balance_series(self.prepared.join(F.broadcast(todo), on=keys), keys, self.partitions)
+        if balanced.n_series == 0:
             return self.spark.createDataFrame([], f"{key_schema(keys)}, score double")
-        log.info("gate: refitting %d series' models on the window's history", n_series)
-        rows = self.prepared.join(F.broadcast(todo), on=keys)
-        n = partition_count(self.spark, n_series, self.partitions)
-        return map_groups_in_partitions(with_balanced_buckets(rows, keys, n), [BUCKET, *keys], ["date"], score,
+        log.info("gate: refitting %d series' models on the window's history", balanced.n_series)
+        return map_groups_in_partitions(balanced.rows, [BUCKET, *keys], ["date"], score,
                                         f"{key_schema(keys)}, score double")
 
 

@@ -39,7 +39,7 @@ from usecases.forecasting.model import (
     forecast_one_series,
     result_schema,
 )
-from usecases.forecasting.partitioning import BUCKET, partition_count, with_balanced_buckets
+from usecases.forecasting.partitioning import BUCKET, balance_series
 from usecases.forecasting.prepare import FILLED, prepare_sales, resolve_training_date
 
 log = logging.getLogger("usecases.forecasting")
@@ -99,15 +99,14 @@ def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
     return TaskReport(rows_in, observed, ctx.quarantined, balanced=False, metrics=metrics)
 
 
-def _prepared(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> tuple[DataFrame, dt.date, int]:
+def _prepared(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> tuple[DataFrame, dt.date]:
+    """The prepared rows and their training date (the series are counted where they are balanced)."""
     prepared = _read(ctx, cfg, cfg.prepared_table)
-    # one pass for both: a struct is never null, so this counts what distinct().count() counts
-    training_date, n_series = prepared.agg(F.max("training_date"),
-                                           F.count_distinct(F.struct(*key_columns(cfg.keys)))).first()
+    training_date = prepared.agg(F.max("training_date")).first()[0]
     if training_date is None:
         raise InputError(f"{cfg.prepared_table} is empty: every series was quarantined "
                          f"(see {quarantine_table('sales')})")
-    return prepared.select(*key_columns(cfg.keys), "date", "units_sold"), training_date, n_series
+    return prepared.select(*key_columns(cfg.keys), "date", "units_sold"), training_date
 
 
 def _task_scratch(cfg: ForecastingConfig, task: str) -> Path:
@@ -125,7 +124,7 @@ def _choices(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig, traini
 
 def run_train_forecast(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
     """Fit each series' chosen model (seasonal-naive fallback), write ``forecast_models`` and ``forecast_errors``."""
-    prepared, training_date, n_series = _prepared(ctx, cfg)
+    prepared, training_date = _prepared(ctx, cfg)
     keys, scratch = cfg.keys, _task_scratch(cfg, "train")
     settings = ForecastSettings.from_config(cfg, str(scratch))
     # one row per series: broadcast like the bucket assignment below; a series missing here is reported
@@ -134,10 +133,10 @@ def run_train_forecast(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConf
     def fit(pdf: pd.DataFrame) -> pd.DataFrame:  # captures only keys and settings
         return forecast_one_series(pdf, keys, settings)
 
-    n = partition_count(ctx.spark, n_series, cfg.partitions)
     started = time.perf_counter()
-    results = (map_groups_in_partitions(with_balanced_buckets(prepared, keys, n), [BUCKET, *keys],
-                                        ["date"], fit, result_schema(keys))
+    balanced = balance_series(prepared, keys, cfg.partitions)
+    n_series, n = balanced.n_series, balanced.partitions
+    results = (map_groups_in_partitions(balanced.rows, [BUCKET, *keys], ["date"], fit, result_schema(keys))
                .withColumn("training_date", F.lit(training_date)))
     try:
         ctx.tables.write(results, cfg.models_table, replace_where={"training_date": training_date})
@@ -168,7 +167,7 @@ def run_backtest(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) ->
 
     Idempotent per training date. Runs before train_forecast, which fits the model chosen here.
     """
-    prepared, training_date, n_series = _prepared(ctx, cfg)
+    prepared, training_date = _prepared(ctx, cfg)
     keys, scratch = cfg.keys, _task_scratch(cfg, "backtest")
     settings = ForecastSettings.from_config(cfg, str(scratch))
     folds, fold_horizon, min_train = cfg.backtest_folds, cfg.backtest_horizon, 4 * cfg.season_length
@@ -177,9 +176,9 @@ def run_backtest(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) ->
     def evaluate(pdf: pd.DataFrame) -> pd.DataFrame:  # captures only plain values
         return backtest_one_series(pdf, keys, settings, folds, fold_horizon, min_train, intermittent_folds)
 
-    n = partition_count(ctx.spark, n_series, cfg.partitions)
-    metrics_df = (map_groups_in_partitions(with_balanced_buckets(prepared, keys, n), [BUCKET, *keys],
-                                           ["date"], evaluate, metrics_schema(keys))
+    balanced = balance_series(prepared, keys, cfg.partitions)
+    n_series = balanced.n_series
+    metrics_df = (map_groups_in_partitions(balanced.rows, [BUCKET, *keys], ["date"], evaluate, metrics_schema(keys))
                   .withColumn("training_date", F.lit(training_date)))
     try:
         ctx.tables.write(metrics_df, cfg.metrics_table, replace_where={"training_date": training_date})
@@ -193,7 +192,7 @@ def run_backtest(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) ->
 def run_publish(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
     """Write ``forecasts`` for the training date, log metrics and plots, register the demand_forecaster pyfunc
     through the registry's fair gate (both versions scored on this run's last backtest window, ``gate.py``)."""
-    prepared, training_date, _ = _prepared(ctx, cfg)
+    prepared, training_date = _prepared(ctx, cfg)
     on_date = F.col("training_date") == F.lit(training_date)
     results = _read(ctx, cfg, cfg.models_table).filter(on_date)
     metrics = _read(ctx, cfg, cfg.metrics_table).filter(on_date)
