@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import random
 
-from pyspark.sql import functions as F
-
 import pytest
+from pyspark.sql import functions as F
 
 from usecases.forecasting.partitioning import (
     BUCKET,
@@ -81,8 +80,9 @@ def test_both_deals_give_each_series_the_same_bucket(spark) -> None:
 
 
 def test_balance_series_keeps_composite_and_awkward_keys(spark) -> None:
-    df = spark.createDataFrame([("north 1", "a", 1.0), ("north 1", "b", 2.0), ("south", "a", 3.0),
-                                ("south", "a", 4.0), ("o'neil", "é", 5.0)], "`store id` string, item string, value double")
+    rows = [("north 1", "a", 1.0), ("north 1", "b", 2.0), ("south", "a", 3.0), ("south", "a", 4.0),
+            ("o'neil", "é", 5.0)]
+    df = spark.createDataFrame(rows, "`store id` string, item string, value double")
     balanced = balance_series(df, ["store id", "item"], configured_partitions=2)
     assert (balanced.n_series, balanced.partitions) == (4, 2)
     assert _series_per_partition(balanced.rows) == [2, 2]
