@@ -16,6 +16,8 @@ SEASONALITY_MODES = ("additive", "multiplicative")
 CANDIDATE_MODELS = ("window_13w", "window_8w", "window_26w", "seasonal_window_13w", "seasonal_naive",
                     "croston_optimized", "adida", "imapa", "tsb", "auto_ets", "prophet")
 SELECTION_METRICS = ("smape", "mae", "rmse")
+# An empty key_columns declares one series: its key column in the job's tables (sales_columns.py adds it).
+SINGLE_SERIES_KEY, SINGLE_SERIES_VALUE = "series", "all"
 ETS_MODEL = re.compile(r"^[ZAM][ZNAM][ZNAM]$")
 
 
@@ -38,7 +40,11 @@ class ForecastingConfig(JobConfig):
     metrics_table: str = param("forecast_metrics", "output: backtest accuracy per series and model")
     forecasts_table: str = param("forecasts", "output: the published forecast, one row per series and day")
     registered_model: str = param("demand_forecaster", "registered model name (catalog.schema.<this>)")
-    key_columns: tuple[str, ...] = param(("store_id", "item_id"), "columns that identify one series")
+    key_columns: tuple[str, ...] = param(("store_id", "item_id"), "columns that identify one series; empty: the "
+                                         "input is one series (its key becomes series=all)")
+    date_column: str = param("date", "the sales input's date column (renamed to date)")
+    target_column: str = param("units_sold", "the sales input's column of the value to forecast (renamed to "
+                               "units_sold)")
     n_stores: int = param(10, "stores the generate task simulates (10 x 50 items is the accelerator's 500 series)")
     n_items: int = param(10, "items per store the generate task simulates")
     n_days: int = param(1095, "days of history the generate task simulates")
@@ -87,14 +93,12 @@ class ForecastingConfig(JobConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.key_columns:
-            raise ConfigError("key_columns must name at least one series key column (for a single series, add a "
-                              "column holding one value, e.g. series=all, and name it here)")
         if len(set(self.key_columns)) != len(self.key_columns):
             raise ConfigError(f"key_columns has duplicates: {self.key_columns}")
         reserved = {"date", "units_sold", "ds", "y", "yhat", "model", "training_date"}
         if reserved & set(self.key_columns):
             raise ConfigError(f"key_columns may not use reserved names {sorted(reserved & set(self.key_columns))}")
+        self._check_input_columns()
         for name in ("n_stores", "n_items", "n_days", "horizon", "min_history_days", "season_length",
                      "backtest_folds", "intermittent_backtest_folds", "backtest_horizon"):
             if getattr(self, name) < 1:
@@ -141,6 +145,15 @@ class ForecastingConfig(JobConfig):
         if self.min_history_days < 2 * self.season_length:
             raise ConfigError("min_history_days must cover at least two seasons (2 x season_length)")
 
+    def _check_input_columns(self) -> None:
+        if not self.date_column or not self.target_column:
+            raise ConfigError("date_column and target_column must name the sales input's columns")
+        if self.date_column.lower() == self.target_column.lower():
+            raise ConfigError(f"date_column and target_column are the same column: {self.date_column!r}")
+        clash = {self.date_column.lower(), self.target_column.lower()} & {k.lower() for k in self.key_columns}
+        if clash:
+            raise ConfigError(f"key_columns may not include date_column or target_column: {sorted(clash)}")
+
     def _check_candidates(self) -> None:
         unknown = [m for m in self.candidate_models if m not in CANDIDATE_MODELS]
         if unknown:
@@ -168,7 +181,12 @@ class ForecastingConfig(JobConfig):
 
     @property
     def keys(self) -> list[str]:
-        return list(self.key_columns)
+        """The series key columns in the job's tables: ``key_columns``, or ``series`` for a single series."""
+        return list(self.key_columns) or [SINGLE_SERIES_KEY]
+
+    @property
+    def one_series(self) -> bool:
+        return not self.key_columns
 
     @property
     def intervals(self) -> bool:

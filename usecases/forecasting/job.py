@@ -20,15 +20,16 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shared.config import ConfigError
-from shared.contracts import TOP_REASONS, reason_column
+from shared.contracts import TOP_REASONS, ContractError, reason_column
 from shared.grouped import map_groups_in_partitions
+from shared.tables import TableNotFoundError
 from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport, quarantine_table
 from shared.tracking import lineage_tags, log_metrics
 from usecases.forecasting import publish as pub
 from usecases.forecasting.backtest import backtest_one_series, metrics_schema
 from usecases.forecasting.columns import key_columns, keys_as_configured
 from usecases.forecasting.config import ForecastingConfig
-from usecases.forecasting.contracts import sales_contract
+from usecases.forecasting.contracts import SALES, sales_contract
 from usecases.forecasting.gate import GateData, gate_series
 from usecases.forecasting.generate import generate_sales
 from usecases.forecasting.mlflow_logging import log_and_register_forecaster, log_figures
@@ -41,6 +42,7 @@ from usecases.forecasting.model import (
 )
 from usecases.forecasting.partitioning import BUCKET, balance_series
 from usecases.forecasting.prepare import FILLED, prepare_sales, resolve_training_date
+from usecases.forecasting.sales_columns import sales_in_job_names
 
 log = logging.getLogger("usecases.forecasting")
 UC = "forecasting"
@@ -50,8 +52,9 @@ def run_generate(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) ->
     """Write seeded ``sales`` and its truth table, only when generation is on and the table is absent."""
     if not ctx.should_generate([cfg.sales_table, cfg.ground_truth_table], cfg):
         return TaskReport(0, 0)
-    if len(cfg.key_columns) > 2:
-        raise ConfigError("the generator makes one or two key columns; pass your own sales table for more")
+    if not 1 <= len(cfg.key_columns) <= 2:
+        raise ConfigError("the generator makes store x item series with one or two key columns; an empty key_columns "
+                          "(one series) or more than two need your own sales_table")
     sales, truth = generate_sales(ctx.spark, cfg.seed, cfg.n_stores, cfg.n_items, cfg.n_days, cfg.history_end,
                                   cfg.intermittent_share, cfg.short_share, cfg.holidays_country, cfg.key_columns)
     ctx.tables.write(sales, cfg.sales_table)
@@ -66,10 +69,22 @@ def _read(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig, table: st
     return keys_as_configured(ctx.tables.read(table), cfg.keys)
 
 
+def _sales(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> DataFrame:
+    """The sales input under the job's column names (``date_column``, ``target_column``, one series' key)."""
+    try:
+        sales = ctx.tables.read(cfg.sales_table)
+    except TableNotFoundError as exc:
+        raise TableNotFoundError(f"input table {SALES!r}: {exc}") from exc
+    try:
+        return sales_in_job_names(sales, SALES, cfg.date_column, cfg.target_column, cfg.one_series)
+    except ContractError as exc:
+        raise ContractError(f"{exc} (read from {cfg.sales_table})") from exc
+
+
 def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
     """Contract-check ``sales``, cut at the training date, quarantine short series, complete calendars."""
     contract = sales_contract(cfg.keys)
-    valid, rows_in = ctx.read_with_contract(cfg.sales_table, contract)  # empty or all-bad input stops here
+    valid, rows_in = ctx.read_with_contract(cfg.sales_table, contract, _sales(ctx, cfg))  # empty/all-bad stops here
     training_date = resolve_training_date(cfg.training_date, valid, cfg.keys)
     rejected = ctx.tables.read(quarantine_table(contract.table))  # this run's contract rejects, just written
     result = prepare_sales(valid, cfg.keys, training_date, cfg.fill_policy, cfg.min_history_days, rejected)

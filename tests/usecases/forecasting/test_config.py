@@ -15,6 +15,12 @@ def test_defaults_parse_and_keys_are_configurable() -> None:
     assert (cfg.backtest_folds, cfg.intermittent_backtest_folds, cfg.selection_tolerance) == (2, 4, 0.05)
 
 
+def test_an_empty_key_columns_is_one_series_keyed_series() -> None:
+    cfg = parse_config(ForecastingConfig, ["--key_columns=", "--date_column=ds", "--target_column=y"])
+    assert cfg.one_series and cfg.keys == ["series"] and (cfg.date_column, cfg.target_column) == ("ds", "y")
+    assert not parse_config(ForecastingConfig, []).one_series
+
+
 def test_holidays_country_takes_any_code_the_holidays_package_supports_or_none() -> None:
     for code in ("US", "GB", "PT", "DE", ""):
         assert parse_config(ForecastingConfig, [f"--holidays_country={code}"]).holidays_country == code
@@ -28,7 +34,9 @@ def test_holidays_country_takes_any_code_the_holidays_package_supports_or_none()
         (["--logistic_cap_factor=1.0"], "logistic_cap_factor must be > 1"),
         (["--interval_width=1.5"], "interval_width"),
         (["--key_columns=store_id,store_id"], "duplicates"),
-        (["--key_columns="], "for a single series, add a column holding one value"),
+        (["--date_column="], "date_column and target_column must name"),
+        (["--date_column=Day", "--target_column=day"], "the same column"),
+        (["--key_columns=sku,Qty", "--target_column=qty"], "may not include date_column or target_column"),
         (["--key_columns=date"], "reserved"),
         (["--training_date=2024-13-01"], "ISO date"),
         (["--horizon=0"], "horizon must be >= 1"),

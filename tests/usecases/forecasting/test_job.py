@@ -139,3 +139,35 @@ def test_users_file_with_other_keys_and_broken_series(spark, warehouse: Path, ml
                     overrides={**overrides, "key_columns": "Region,SKU"})
     assert {r.task: r.report.rows_out for r in again}["publish"] == 5 * 14
     assert store.read("forecasts").count() == len(forecasts)  # the training date's rows replaced, not added
+
+
+@pytest.mark.slow
+def test_a_single_ds_y_series_runs_with_its_own_column_names(spark, warehouse: Path, mlflow_store: str,
+                                                              tmp_path: Path) -> None:
+    """Prophet's ``ds,y`` shape, no key column, a few missing days: mapped by parameters, not by editing the file."""
+    spec = pd.Series({"store": 1, "item": 1, "level": 40.0, "growth": 0.1, "yearly_amplitude": 0.2,
+                      "yearly_phase": 0.0, "holiday_uplift": 0.0, "start_offset": 600})
+    history = simulate_series(spec, 5, dt.date(2024, 3, 31), []).tail(500)
+    history = history[~history["date"].between(dt.date(2023, 12, 1), dt.date(2023, 12, 10))]  # a closure
+    csv = tmp_path / "one_series.csv"
+    history.rename(columns={"date": "ds", "units_sold": "y"})[["ds", "y"]].to_csv(csv, index=False)
+    overrides = {"sales_table": str(csv), "key_columns": "", "date_column": "ds", "target_column": "y",
+                 "horizon": "14", "backtest_folds": "1", "backtest_horizon": "14", "uncertainty_samples": "0",
+                 "holidays_country": "", "plot_series": "1", "scratch_dir": str(tmp_path / "scratch")}
+    results = run_job(load_bundle(REPO_ROOT), "forecasting", overrides=overrides, warehouse=str(warehouse),
+                      echo=quiet)
+    rows = {r.task: r.report for r in results}
+    assert rows["prepare"].rows_in == len(history)
+    store = LocalTableStore(spark, "main", "ml_use_cases", warehouse)
+    assert store.read("sales_quarantine").count() == 0
+    forecasts = store.read("forecasts").toPandas()
+    assert len(forecasts) == 14 and set(forecasts["series"]) == {"all"}
+    assert forecasts["yhat"].notna().all()
+    chosen = store.read("forecast_metrics").select("chosen_model").distinct().collect()
+    assert len(chosen) == 1 and forecasts["model"].iloc[0] == chosen[0]["chosen_model"]
+
+    name = model_name("main", "ml_use_cases", "demand_forecaster")
+    latest = max(int(v.version) for v in MlflowClient().search_model_versions(f"name='{name}'"))
+    served = mlflow.pyfunc.load_model(f"models:/{name}/{latest}").predict(pd.DataFrame({"series": ["all"],
+                                                                                          "horizon": [14]}))
+    np.testing.assert_allclose(served["yhat"], forecasts.sort_values("ds")["yhat"], rtol=1e-9)
