@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from shared.config import ConfigError, JobConfig, param
 
 FILL_POLICIES = ("zero", "missing")
+SAME_DAY_POLICIES = ("quarantine", "sum")
 GROWTHS = ("linear", "flat", "logistic")
 SEASONALITY_MODES = ("additive", "multiplicative")
 # The models the backtest can choose from per series (the same names as forecaster_model.MODEL_KINDS, kept
@@ -54,6 +55,8 @@ class ForecastingConfig(JobConfig):
     training_date: str = param("", "forecast origin (YYYY-MM-DD); empty: the latest date on which at least "
                                       "10% as many series report as on the busiest day")
     fill_policy: str = param("zero", "a day missing from sales: zero (sold nothing) or missing (unknown)")
+    same_day_rows: str = param("quarantine", "several sales rows of one series on one date: quarantine them (a "
+                               "data error) or sum their units (transaction-level sales)")
     min_history_days: int = param(90, "fewest observed days a series needs to be modelled")
     horizon: int = param(90, "days forecast after the training date")
     growth: str = param("linear", "Prophet trend: linear, flat or logistic")
@@ -133,6 +136,7 @@ class ForecastingConfig(JobConfig):
                               f"got {self.ets_model!r}")
         self._check_holidays_country()
         self._choice("fill_policy", FILL_POLICIES)
+        self._choice("same_day_rows", SAME_DAY_POLICIES)
         self._choice("growth", GROWTHS)
         self._choice("seasonality_mode", SEASONALITY_MODES)
         for name in ("history_end", "training_date"):

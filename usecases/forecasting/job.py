@@ -41,7 +41,7 @@ from usecases.forecasting.model import (
     result_schema,
 )
 from usecases.forecasting.partitioning import BUCKET, balance_series
-from usecases.forecasting.prepare import FILLED, prepare_sales, resolve_training_date
+from usecases.forecasting.prepare import FILLED, daily_totals, prepare_sales, resolve_training_date
 from usecases.forecasting.sales_columns import sales_in_job_names
 
 log = logging.getLogger("usecases.forecasting")
@@ -83,8 +83,12 @@ def _sales(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> DataF
 
 def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
     """Contract-check ``sales``, cut at the training date, quarantine short series, complete calendars."""
-    contract = sales_contract(cfg.keys)
+    summed = cfg.same_day_rows == "sum"
+    contract = sales_contract(cfg.keys, one_row_per_day=not summed)
     valid, rows_in = ctx.read_with_contract(cfg.sales_table, contract, _sales(ctx, cfg))  # empty/all-bad stops here
+    rows_valid = rows_in - ctx.quarantined  # nothing quarantined before this input in this task
+    if summed:
+        valid = daily_totals(valid, cfg.keys)
     training_date = resolve_training_date(cfg.training_date, valid, cfg.keys)
     rejected = ctx.tables.read(quarantine_table(contract.table))  # this run's contract rejects, just written
     result = prepare_sales(valid, cfg.keys, training_date, cfg.fill_policy, cfg.min_history_days, rejected)
@@ -98,6 +102,7 @@ def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
     observed = sum(r["count"] for r in counts if not r[FILLED])
     after = valid.filter(F.col("date") > F.lit(training_date)).count()
     metrics = {"rows_filled": float(filled), "rows_after_training_date": float(after),
+               "rows_summed_into_days": float(rows_valid - valid.count()) if summed else 0.0,
                "days_unknown": float(sum(r["count"] for r in counts if r["unknown"])),
                "series_quarantined": float(result.series_quarantined),
                "series_prepared": float(prepared.select(*key_columns(cfg.keys)).distinct().count())}

@@ -136,6 +136,12 @@ def complete_calendars(sales: DataFrame, keys: Sequence[str], training_date: dt.
     )
 
 
+def daily_totals(sales: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """One row per series and date (keys, date, units_sold): the units of that day's rows summed, null when
+    none of them has a value (an unknown day stays unknown). For transaction-level sales."""
+    return sales.groupBy(*key_columns(keys), DATE).agg(F.sum(TARGET).alias(TARGET))
+
+
 def prepare_sales(sales: DataFrame, keys: Sequence[str], training_date: dt.date, fill_policy: str,
                   min_history_days: int, rejected: DataFrame | None = None) -> PreparedSales:
     """Cut at ``training_date``, quarantine unmodelable series, complete the calendars of the rest.

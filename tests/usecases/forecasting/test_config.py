@@ -30,6 +30,7 @@ def test_holidays_country_takes_any_code_the_holidays_package_supports_or_none()
     ("argv", "message"),
     [
         (["--fill_policy=mean"], "fill_policy must be one of"),
+        (["--same_day_rows=mean"], "same_day_rows must be one of"),
         (["--growth=exponential"], "growth must be one of"),
         (["--logistic_cap_factor=1.0"], "logistic_cap_factor must be > 1"),
         (["--interval_width=1.5"], "interval_width"),

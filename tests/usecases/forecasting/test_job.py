@@ -171,3 +171,32 @@ def test_a_single_ds_y_series_runs_with_its_own_column_names(spark, warehouse: P
     served = mlflow.pyfunc.load_model(f"models:/{name}/{latest}").predict(pd.DataFrame({"series": ["all"],
                                                                                           "horizon": [14]}))
     np.testing.assert_allclose(served["yhat"], forecasts.sort_values("ds")["yhat"], rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_transaction_level_sales_are_summed_per_day(spark, warehouse: Path, mlflow_store: str,
+                                                    tmp_path: Path) -> None:
+    """An order-line export: timestamps, several lines a day, a return (negative quantity) among them."""
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2023-06-01", periods=120, freq="D")
+    lines = pd.DataFrame({"StockCode": rng.choice(["85123A", "22423"], size=900),
+                          "InvoiceDate": rng.choice(days, size=900) + pd.to_timedelta(rng.integers(8, 18, 900), "h"),
+                          "Quantity": rng.integers(1, 12, size=900)})
+    lines.loc[0, "Quantity"] = -5  # a return: quarantined by the units_sold >= 0 rule, not summed
+    csv = tmp_path / "order_lines.csv"
+    lines.to_csv(csv, index=False, date_format="%Y-%m-%d %H:%M:%S")
+    overrides = {"sales_table": str(csv), "key_columns": "StockCode", "date_column": "InvoiceDate",
+                 "target_column": "Quantity", "same_day_rows": "sum", "min_history_days": "60",
+                 "fill_policy": "zero", "holidays_country": ""}
+    results = run_job(load_bundle(REPO_ROOT), "forecasting", overrides=overrides, only_task="prepare",
+                      warehouse=str(warehouse), echo=quiet)
+    report = {r.task: r.report for r in results}["prepare"]
+    store = LocalTableStore(spark, "main", "ml_use_cases", warehouse)
+    kept = lines.iloc[1:].assign(date=lambda d: d["InvoiceDate"].dt.date)
+    expected = kept.groupby(["StockCode", "date"])["Quantity"].sum().astype(float)
+    prepared = store.read("sales_prepared").filter(~F.col("is_filled")).toPandas()
+    got = prepared.set_index(["StockCode", "date"])["units_sold"].sort_index()
+    pd.testing.assert_series_equal(got, expected.sort_index(), check_names=False)
+    assert store.read("sales_quarantine").count() == 1 == report.rows_quarantined
+    # rows in = the days' rows + the rows summed into them + quarantined
+    assert report.rows_in == len(lines) == len(expected) + report.metrics["rows_summed_into_days"] + 1

@@ -12,7 +12,13 @@ from pyspark.sql import functions as F
 
 from shared.contracts import apply_contract
 from usecases.forecasting.contracts import sales_contract
-from usecases.forecasting.prepare import STRAGGLER_SHARE, broad_latest_date, prepare_sales, resolve_training_date
+from usecases.forecasting.prepare import (
+    STRAGGLER_SHARE,
+    broad_latest_date,
+    daily_totals,
+    prepare_sales,
+    resolve_training_date,
+)
 
 KEYS = ["region", "sku"]
 D = dt.date(2024, 1, 1)
@@ -107,3 +113,22 @@ def test_key_columns_are_renamed_to_the_configured_case_and_nothing_else_changes
     renamed = keys_as_configured(df, ["Region", "sku.CODE"])
     assert renamed.columns == ["Region", "sku.CODE", "units_sold"] and renamed.collect()[0] == ("n", "a", 1.0)
     assert keys_as_configured(df, ["region", "SKU.code"]) is df
+
+
+def test_daily_totals_sum_a_days_rows_and_keep_an_unknown_day_unknown(spark) -> None:
+    d1, d2, d3 = dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 3)
+    rows = [("a", d1, 2.0), ("a", d1, 3.0), ("a", d2, None), ("a", d2, 4.0), ("a", d3, None), ("a", d3, None),
+            ("b", d1, 1.0)]
+    sales = spark.createDataFrame(rows, "sku string, date date, units_sold double")
+    expected = spark.createDataFrame([("a", d1, 5.0), ("a", d2, 4.0), ("a", d3, None), ("b", d1, 1.0)],
+                                     "sku string, date date, units_sold double")
+    assert_df_equality(daily_totals(sales, ["sku"]), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_the_contract_passes_same_day_rows_only_when_they_are_to_be_summed(spark) -> None:
+    rows = [("a", "2024-01-01", "2"), ("a", "2024-01-01", "3"), ("a", "2024-01-02", "1")]
+    raw = spark.createDataFrame(rows, "sku string, date string, units_sold string")
+    strict = apply_contract(raw, sales_contract(["sku"]))
+    assert (strict.valid.count(), strict.quarantined.count()) == (1, 2)
+    summed = apply_contract(raw, sales_contract(["sku"], one_row_per_day=False))
+    assert (summed.valid.count(), summed.quarantined.count()) == (3, 0)
