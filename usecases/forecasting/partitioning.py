@@ -92,7 +92,8 @@ def with_balanced_buckets(df: DataFrame, keys: Sequence[str], n: int) -> DataFra
 
 
 def _key_order(row: Row) -> tuple[Any, ...]:
-    """Sort key of a series' key values, nulls last (a null key is a series of its own, as in groupBy)."""
+    """Sort key of a series' key values, nulls last: the sort never compares None with a value (forecasting's
+    contract keeps null keys out; any order would do, a fixed one gives every run the same deal)."""
     return tuple((value is None, value) for value in row)
 
 
