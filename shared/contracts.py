@@ -167,14 +167,19 @@ def _source_columns(df: DataFrame, contract: Contract) -> dict[str, str]:
 def check_columns(df: DataFrame, contract: Contract) -> None:
     """Fail fast, naming the table, the column and the expected schema, when a required column is missing."""
     sources = _source_columns(df, contract)
-    flag = _malformed_column(df)
-    found = [c for c in df.columns if flag is None or c != flag[0]]
+    found = input_columns(df)
     for spec in contract.columns:
         if spec.required and spec.name not in sources:
             raise ContractError(
                 f"table {contract.table!r} is missing required column {spec.name!r}; "
                 f"expected schema: {contract.schema_text()}; found columns: {', '.join(found) or '(none)'}"
             )
+
+
+def input_columns(df: DataFrame) -> list[str]:
+    """The input's own columns, without the flag a file reader adds for unparsable rows (for messages)."""
+    flag = _malformed_column(df)
+    return [c for c in df.columns if flag is None or c != flag[0]]
 
 
 def _malformed_column(df: DataFrame) -> tuple[str, str] | None:

@@ -163,11 +163,14 @@ class TaskContext(Generic[C]):
             self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + int(count)
 
     def read_with_contract(self, name: str, contract: Contract, frame: DataFrame | None = None,
-                           max_quarantine_fraction: float | None = None) -> tuple[DataFrame, int]:
+                           max_quarantine_fraction: float | None = None,
+                           adapt: Callable[[DataFrame], DataFrame] | None = None) -> tuple[DataFrame, int]:
         """Read table or file ``name``, apply ``contract``, write rejects to ``<contract.table>_quarantine``.
 
         ``frame`` is the input already read (for a source the table store cannot read, such as a GeoJSON
-        FeatureCollection); ``name`` then only labels it. Returns the valid rows and the number of rows read.
+        FeatureCollection); ``name`` then only labels it. ``adapt`` turns the input into the contract's shape
+        before it is checked (a user's column names mapped to the job's); a ContractError it raises is labelled
+        with the input like the check's own. Returns the valid rows and the number of rows read.
         Quarantine is overwritten on every run so re-running gives the same tables; an empty quarantine table
         is still written, so it reflects this run. Then the quarantine budget: more than
         ``max_quarantine_fraction`` (default: the context's) of the rows quarantined, or no valid row left,
@@ -183,6 +186,8 @@ class TaskContext(Generic[C]):
             raise TableNotFoundError(f"input table {contract.table!r}: {exc}") from exc
         label = name if is_file_reference(name) else self.tables.display_name(name)
         try:
+            if adapt is not None:
+                df = adapt(df)
             check_columns(df, contract)
         except ContractError as exc:
             raise ContractError(f"{exc} (read from {label})") from exc

@@ -8,7 +8,7 @@ import pytest
 from chispa import assert_df_equality
 
 from shared.config import ConfigError
-from shared.contracts import QuarantineBudgetError, duplicate_keys, flag_rows, split_flagged
+from shared.contracts import ContractError, QuarantineBudgetError, duplicate_keys, flag_rows, split_flagged
 from shared.task import STAGING_PREFIX, RowAccountingError, TaskContext, TaskReport
 from tests.fixtures.toy_bundle.toy_tasks import RAW_CONTRACT, ToyConfig, clean, extract
 
@@ -55,6 +55,21 @@ def test_missing_column_fails_the_task_naming_table_column_and_schema(spark, tab
     with pytest.raises(Exception, match="table 'toy_raw' is missing required column 'amount'.*expected schema: "
                                         "id bigint NOT NULL, amount double NOT NULL"):
         ctx.read_with_contract("toy_raw", RAW_CONTRACT)
+
+
+def test_adapt_maps_a_users_columns_before_the_check_and_its_errors_name_the_input(spark, tables) -> None:
+    tables.write(spark.createDataFrame([(1, 2.0), (2, 3.0)], "id bigint, price double"), "toy_raw")
+    ctx: TaskContext[ToyConfig] = TaskContext(spark, tables, "toy", "clean")
+    valid, rows_in = ctx.read_with_contract("toy_raw", RAW_CONTRACT,
+                                            adapt=lambda df: df.withColumnRenamed("price", "amount"))
+    assert (sorted(r["amount"] for r in valid.collect()), rows_in) == ([2.0, 3.0], 2)
+
+    def refuse(df):
+        raise ContractError("table 'toy_raw' has no column 'cost'")
+
+    with pytest.raises(ContractError, match=r"^table 'toy_raw' has no column 'cost' \(read from "
+                                            r"test_catalog.test_schema.toy_raw\)$"):
+        ctx.read_with_contract("toy_raw", RAW_CONTRACT, adapt=refuse)
 
 
 def test_should_generate_never_overwrites(spark, tables) -> None:

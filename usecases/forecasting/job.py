@@ -20,9 +20,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shared.config import ConfigError
-from shared.contracts import TOP_REASONS, ContractError, reason_column
+from shared.contracts import TOP_REASONS, reason_column
 from shared.grouped import map_groups_in_partitions
-from shared.tables import TableNotFoundError
 from shared.task import InputError, TaskContext, TaskEntryPoint, TaskReport, quarantine_table
 from shared.tracking import lineage_tags, log_metrics
 from usecases.forecasting import publish as pub
@@ -69,23 +68,15 @@ def _read(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig, table: st
     return keys_as_configured(ctx.tables.read(table), cfg.keys)
 
 
-def _sales(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> DataFrame:
-    """The sales input under the job's column names (``date_column``, ``target_column``, one series' key)."""
-    try:
-        sales = ctx.tables.read(cfg.sales_table)
-    except TableNotFoundError as exc:
-        raise TableNotFoundError(f"input table {SALES!r}: {exc}") from exc
-    try:
-        return sales_in_job_names(sales, SALES, cfg.date_column, cfg.target_column, cfg.one_series)
-    except ContractError as exc:
-        raise ContractError(f"{exc} (read from {cfg.sales_table})") from exc
-
-
 def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> TaskReport:
     """Contract-check ``sales``, cut at the training date, quarantine short series, complete calendars."""
     summed = cfg.same_day_rows == "sum"
     contract = sales_contract(cfg.keys, one_row_per_day=not summed)
-    valid, rows_in = ctx.read_with_contract(cfg.sales_table, contract, _sales(ctx, cfg))  # empty/all-bad stops here
+    def in_job_names(sales: DataFrame) -> DataFrame:  # date_column, target_column, one series' key
+        return sales_in_job_names(sales, SALES, cfg.date_column, cfg.target_column, cfg.one_series)
+
+    # an empty or all-bad input stops here
+    valid, rows_in = ctx.read_with_contract(cfg.sales_table, contract, adapt=in_job_names)
     rows_valid = rows_in - ctx.quarantined  # nothing quarantined before this input in this task
     if summed:
         valid = daily_totals(valid, cfg.keys)

@@ -12,13 +12,13 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from shared.contracts import ContractError
+from shared.contracts import ContractError, input_columns
 from usecases.forecasting.config import SINGLE_SERIES_KEY, SINGLE_SERIES_VALUE
 from usecases.forecasting.contracts import DATE, TARGET
 
 
 def _found(df: DataFrame) -> str:
-    return ", ".join(df.columns) or "(none)"
+    return ", ".join(input_columns(df)) or "(none)"
 
 
 def sales_in_job_names(sales: DataFrame, table: str, date_column: str, target_column: str,
@@ -27,7 +27,7 @@ def sales_in_job_names(sales: DataFrame, table: str, date_column: str, target_co
     regardless of case, as Spark matches them) and, for ``one_series``, the constant key ``series = 'all'``.
 
     Raises ContractError naming ``table`` when a named column is missing or a rename would collide."""
-    by_lower = {c.lower(): c for c in sales.columns}
+    by_lower = {c.lower(): c for c in input_columns(sales)}
     renames: dict[str, str] = {}
     for name, job_name, param in ((date_column, DATE, "date_column"), (target_column, TARGET, "target_column")):
         if name.lower() == job_name:

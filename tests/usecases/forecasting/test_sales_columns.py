@@ -41,3 +41,10 @@ def test_a_missing_or_colliding_column_names_the_table_and_the_parameter(
     sales = spark.createDataFrame([], ddl)
     with pytest.raises(ContractError, match=message):
         sales_in_job_names(sales, "sales", date_column, target_column, one_series)
+
+
+def test_the_found_columns_of_a_csv_are_the_files_own(tables, tmp_path) -> None:
+    csv = tmp_path / "ds_y.csv"
+    csv.write_text("ds,y\n2024-01-01,3\n")
+    with pytest.raises(ContractError, match=r"found columns: ds, y$"):  # not the reader's malformed-row flag
+        sales_in_job_names(tables.read(str(csv)), "sales", "day", "y", one_series=True)
