@@ -72,14 +72,15 @@ def run_prepare(ctx: TaskContext[ForecastingConfig], cfg: ForecastingConfig) -> 
     """Contract-check ``sales``, cut at the training date, quarantine short series, complete calendars."""
     summed = cfg.same_day_rows == "sum"
     contract = sales_contract(cfg.keys, one_row_per_day=not summed)
+
     def in_job_names(sales: DataFrame) -> DataFrame:  # date_column, target_column, one series' key
         return sales_in_job_names(sales, SALES, cfg.date_column, cfg.target_column, cfg.one_series)
 
     # an empty or all-bad input stops here
     valid, rows_in = ctx.read_with_contract(cfg.sales_table, contract, adapt=in_job_names)
     rows_valid = rows_in - ctx.quarantined  # nothing quarantined before this input in this task
-    if summed:
-        valid = daily_totals(valid, cfg.keys)
+    if summed:  # staged: the daily totals feed the training date, the preparation and the counts below
+        valid = ctx.stage(daily_totals(valid, cfg.keys), "daily_sales")
     training_date = resolve_training_date(cfg.training_date, valid, cfg.keys)
     rejected = ctx.tables.read(quarantine_table(contract.table))  # this run's contract rejects, just written
     result = prepare_sales(valid, cfg.keys, training_date, cfg.fill_policy, cfg.min_history_days, rejected)
